@@ -1,0 +1,1 @@
+"""Retrieval and translation evaluation: datasets, metrics, runs, reports."""

@@ -1,0 +1,1 @@
+"""File -> units (text chunks, images, audio segments) -> vectors -> store."""

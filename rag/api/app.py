@@ -1,0 +1,70 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from rag import __version__
+from rag.api import health, metrics
+from rag.api.problems import install_problem_handlers
+from rag.api.state import ServiceState
+from rag.models import ModelRegistry
+from rag.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    models: ModelRegistry | None = None,
+) -> FastAPI:
+    """Build the app. Models and stores are built once, in the lifespan, not per request."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ServiceState(
+            settings=settings,
+            models=models or ModelRegistry(settings),
+            warmup=settings.api.warmup,
+        )
+        app.state.mmrag = state
+        state.start_warmup()
+        logger.info("mmrag %s started (data dir %s)", __version__, settings.data_dir)
+        yield
+        logger.info("mmrag shutting down")
+
+    app = FastAPI(
+        title="mmrag",
+        version=__version__,
+        summary="Multimodal search over text, images and speech; SOAP-to-REST bridge.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics.ServiceMetrics()
+    install_problem_handlers(app)
+    app.middleware("http")(metrics.metrics_middleware)
+    app.middleware("http")(_request_id)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    return app
+
+
+async def _request_id(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = (
+        incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+    )
+    request.state.request_id = request_id
+    response = await call_next(request)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response

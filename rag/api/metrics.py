@@ -1,0 +1,74 @@
+"""Prometheus metrics: one registry per app, so apps built in tests never collide."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from rag.models import MODEL_KINDS, ModelRegistry, ModelState
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mmrag_http_requests_total",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mmrag_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.model_loaded = Gauge(
+            "mmrag_model_loaded",
+            "1 when the model kind is loaded in this process, else 0.",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def observe_models(self, models: ModelRegistry) -> None:
+        status = models.status()
+        for kind in MODEL_KINDS:
+            self.model_loaded.labels(kind).set(1 if status[kind].state is ModelState.LOADED else 0)
+
+
+def route_template(request: Request) -> str:
+    """The matched route's path template, so ids in URLs do not explode label cardinality.
+
+    The router records the matched route in the (shared) scope once it has routed."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
+
+
+async def metrics_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    metrics: ServiceMetrics = request.app.state.metrics
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        route = route_template(request)
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+        metrics.requests.labels(request.method, route, str(status)).inc()
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics_endpoint(request: Request) -> Response:
+    metrics: ServiceMetrics = request.app.state.metrics
+    metrics.observe_models(request.app.state.mmrag.models)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

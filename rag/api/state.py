@@ -1,0 +1,57 @@
+"""What the service builds once at start-up and shares between requests."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from rag.errors import MmragError
+from rag.models import ModelRegistry, ModelState
+from rag.settings import ModelKind, Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    models: ModelRegistry
+    warmup: tuple[ModelKind, ...] = ()
+    _warmup_thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start_warmup(self) -> None:
+        """Load the warm-up models in the background; /readyz turns ready when they are in."""
+        if not self.warmup:
+            return
+        self._warmup_thread = threading.Thread(target=self._warm, name="mmrag-warmup", daemon=True)
+        self._warmup_thread.start()
+
+    def wait_warm(self, timeout: float | None = None) -> None:
+        if self._warmup_thread is not None:
+            self._warmup_thread.join(timeout)
+
+    def _warm(self) -> None:
+        for kind in self.warmup:
+            try:
+                self.models.load(kind)
+            except MmragError as exc:
+                logger.error("warm-up of the %s model failed: %s", kind, exc.detail)
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        """Ready when every warm-up model is loaded; otherwise the reasons why not."""
+        status = self.models.status()
+        reasons = [
+            f"{kind} model {status[kind].state.value}"
+            + (f": {status[kind].error}" if status[kind].error else "")
+            for kind in self.warmup
+            if status[kind].state is not ModelState.LOADED
+        ]
+        return not reasons, reasons
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.mmrag
+    return state

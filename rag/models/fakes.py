@@ -1,0 +1,136 @@
+"""Deterministic stand-ins for the real models, for unit tests of logic.
+
+They are public so that tests of indexing, search and translation (and users' own tests)
+can run without weights. Text vectors come from hashed word counts, so texts that share
+words are close: enough for tests to assert ranking behaviour exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.models.llm.base import ChatMessage
+from rag.models.ocr import OcrLine
+from rag.models.whisper import AudioInput, SpeechSegment, Transcription, TranscriptionInfo
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+Vectors = npt.NDArray[np.float32]
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def hashed_bag_of_words(texts: Sequence[str], dim: int) -> Vectors:
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in _WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            out[row, int.from_bytes(digest, "little") % dim] += 1.0
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(out / norms, dtype=np.float32)
+
+
+class FakeTextEmbedder:
+    def __init__(self, dim: int = 64, max_tokens: int = 128) -> None:
+        self.dim = dim
+        self.max_tokens = max_tokens
+        self.version = f"fake-text-{dim}"
+        self.device = "cpu"
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.calls += 1
+        return hashed_bag_of_words(texts, self.dim)
+
+    def count_tokens(self, text: str) -> int:
+        return len(_WORD.findall(text)) + 2
+
+
+class FakeClip:
+    """Texts by hashed words; images by their mean colour, spread over the vector."""
+
+    def __init__(self, dim: int = 32) -> None:
+        self.dim = dim
+        self.version = f"fake-clip-{dim}"
+        self.device = "cpu"
+        self.is_random = False
+        self.calls = 0
+
+    def encode_texts(self, texts: Sequence[str]) -> Vectors:
+        self.calls += 1
+        return hashed_bag_of_words(texts, self.dim)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> Vectors:
+        self.calls += 1
+        out = np.zeros((len(images), self.dim), dtype=np.float32)
+        for row, image in enumerate(images):
+            mean = np.asarray(image.convert("RGB"), dtype=np.float32).mean(axis=(0, 1)) + 1.0
+            out[row] = np.resize(mean, self.dim)
+        return np.asarray(out / np.linalg.norm(out, axis=1, keepdims=True), dtype=np.float32)
+
+
+class FakeTranscriber:
+    """Returns the scripted transcript for a file name, or one fixed segment."""
+
+    def __init__(self, scripts: Mapping[str, Sequence[SpeechSegment]] | None = None) -> None:
+        self.scripts = dict(scripts or {})
+        self.version = "fake-whisper"
+        self.device = "cpu"
+        self.multilingual = False
+        self.calls = 0
+
+    def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription:
+        self.calls += 1
+        name = Path(audio).name if isinstance(audio, str | Path) else ""
+        segments = tuple(self.scripts.get(name, (SpeechSegment(0.0, 1.0, "fake speech"),)))
+        duration = segments[-1].end if segments else 0.0
+        return Transcription(TranscriptionInfo(language or "en", 1.0, duration), segments)
+
+
+class FakeOcr:
+    def __init__(self, text: str = "") -> None:
+        self._text = text
+        self.version = "fake-ocr"
+
+    def read(self, image: Image.Image) -> list[OcrLine]:
+        if not self._text:
+            return []
+        return [OcrLine(self._text, 1.0, ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)))]
+
+    def text(self, image: Image.Image) -> str:
+        return self._text
+
+
+class FakeLLM:
+    """Answers from a script: a callable of the messages, or a queue of fixed replies."""
+
+    def __init__(self, replies: Sequence[str] | Callable[[Sequence[ChatMessage]], str]) -> None:
+        self._replies: Any = replies if callable(replies) else list(replies)
+        self.prompts: list[Sequence[ChatMessage]] = []
+
+    @property
+    def version(self) -> str:
+        return "fake-llm"
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> str:
+        self.prompts.append(messages)
+        if callable(self._replies):
+            return str(self._replies(messages))
+        if not self._replies:
+            raise AssertionError("FakeLLM ran out of scripted replies")
+        return str(self._replies.pop(0))

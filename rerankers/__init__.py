@@ -1,0 +1,1 @@
+"""Score fusion, calibration and cross-modal reranking of candidate lists."""

@@ -1,0 +1,1 @@
+"""Safe XML, WSDL/XSD -> JSON Schema, XML -> JSON, LLM-proposed mappings, SOAP bridge."""
