@@ -10,6 +10,8 @@ The tree::
     ├── AuthError                   missing or wrong credentials (401)
     ├── ConfigError                 the settings name something that cannot work
     ├── ModelUnavailableError       a model could not be loaded or is still loading (503)
+    ├── StoreError                  the vector store failed (503)
+    │   └── StoreLockedError        the embedded store is open in another process
     └── UpstreamError               a remote dependency failed (502)
 
 Errors carry data as attributes and chain their cause with ``raise ... from exc``.
@@ -63,6 +65,14 @@ class ModelUnavailableError(MmragError):
     def __init__(self, detail: str, *, model: str, **extra: Any) -> None:
         super().__init__(detail, model=model, **extra)
         self.model = model
+
+
+class StoreError(MmragError):
+    code = "store-unavailable"
+
+
+class StoreLockedError(StoreError):
+    code = "store-locked"
 
 
 class UpstreamError(MmragError):

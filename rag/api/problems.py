@@ -19,6 +19,7 @@ from rag.errors import (
     ModelUnavailableError,
     NotFoundError,
     PayloadTooLargeError,
+    StoreError,
     UnsupportedMediaError,
     UpstreamError,
 )
@@ -35,6 +36,7 @@ STATUS_FOR_ERROR: dict[type[MmragError], int] = {
     NotFoundError: 404,
     AuthError: 401,
     ModelUnavailableError: 503,
+    StoreError: 503,
     UpstreamError: 502,
     ConfigError: 500,
     MmragError: 500,

@@ -1,0 +1,59 @@
+"""The aligned collections: one per modality, all with the same named vectors and payload."""
+
+from __future__ import annotations
+
+from rag.store.base import CollectionSpec
+from rag.types import Modality
+
+TEXT_VECTOR = "text"  # sentence-transformers space
+CLIP_VECTOR = "clip"  # shared image-text space
+SPARSE_VECTOR = "bm25"  # lexical, IDF applied by the engine
+
+
+class Field:
+    """Payload field names: one schema for every collection."""
+
+    TENANT = "tenant"
+    MODALITY = "modality"
+    SOURCE = "source"
+    SOURCE_PREFIXES = "source_prefixes"
+    SOURCE_NAME = "source_name"
+    SOURCE_SHA256 = "source_sha256"
+    MIME = "mime"
+    UNIT = "unit"
+    UNIT_INDEX = "unit_index"
+    UNIT_COUNT = "unit_count"
+    LOCATOR = "locator"
+    TEXT = "text"
+    TITLE = "title"
+    LANGUAGE = "language"
+    INDEXED_AT = "indexed_at"
+    MODELS = "models"
+    STATE = "state"
+    START_S = "locator.start_s"
+    END_S = "locator.end_s"
+    PAGE = "locator.page"
+
+
+def collection_name(prefix: str, modality: Modality) -> str:
+    return f"{prefix}_{modality.value}"
+
+
+def collection_spec(*, text_dim: int, clip_dim: int) -> CollectionSpec:
+    # Payload indexes exist before the first bulk load (filtered HNSW needs them).
+    return CollectionSpec(
+        dense={TEXT_VECTOR: text_dim, CLIP_VECTOR: clip_dim},
+        sparse=(SPARSE_VECTOR,),
+        keyword_indexes=(
+            Field.TENANT,
+            Field.MODALITY,
+            Field.SOURCE,
+            Field.SOURCE_PREFIXES,
+            Field.SOURCE_SHA256,
+            Field.STATE,
+            Field.MIME,
+            Field.LANGUAGE,
+        ),
+        float_indexes=(Field.START_S, Field.END_S),
+        integer_indexes=(Field.PAGE,),
+    )
