@@ -88,10 +88,35 @@ class ModelsSettings(_Section):
 ModelKind = Literal["text", "whisper", "ocr", "clip", "llm"]
 
 
+class StoreSettings(_Section):
+    """Where vectors live: the embedded engine (default) or a Qdrant server."""
+
+    backend: Literal["embedded", "server"] = "embedded"
+    url: str = "http://127.0.0.1:6333"
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    collection_prefix: str = Field(default="mmrag", pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$")
+
+
+class IndexSettings(_Section):
+    """How files become units."""
+
+    chunk_overlap_tokens: int = Field(default=32, ge=0, le=512)
+    json_text_field: str = "text"
+    json_title_field: str = "title"
+    max_file_mb: int = Field(default=1024, ge=1)
+    max_image_pixels: int = Field(default=64_000_000, ge=1)
+    batch_units: int = Field(default=64, ge=1, le=4096)
+    audio_window_s: float = Field(default=600.0, ge=30.0)
+    max_upload_mb: int = Field(default=64, ge=1)
+
+
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     warmup: tuple[ModelKind, ...] = ("text",)
+    # tenant -> API key. Empty: no authentication, every request is tenant "default".
+    keys: dict[str, SecretStr] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -110,6 +135,8 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     models: ModelsSettings = ModelsSettings()
+    store: StoreSettings = StoreSettings()
+    index: IndexSettings = IndexSettings()
     api: ApiSettings = ApiSettings()
 
     @property

@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from rag import __version__
-from rag.api import health, metrics
+from rag.api import health, index, metrics
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.models import ModelRegistry
 from rag.settings import Settings, get_settings
+from rag.store import VectorStore, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     models: ModelRegistry | None = None,
+    store: VectorStore | None = None,
 ) -> FastAPI:
     """Build the app. Models and stores are built once, in the lifespan, not per request."""
     settings = settings or get_settings()
@@ -34,13 +36,24 @@ def create_app(
         state = ServiceState(
             settings=settings,
             models=models or ModelRegistry(settings),
+            store=store or open_store(settings),
             warmup=settings.api.warmup,
         )
         app.state.mmrag = state
         state.start_warmup()
-        logger.info("mmrag %s started (data dir %s)", __version__, settings.data_dir)
-        yield
-        logger.info("mmrag shutting down")
+        if not settings.api.keys:
+            logger.warning("no API keys configured: authentication is off (tenant 'default')")
+        logger.info(
+            "mmrag %s started (%s store, data dir %s)",
+            __version__,
+            settings.store.backend,
+            settings.data_dir,
+        )
+        try:
+            yield
+        finally:
+            logger.info("mmrag shutting down")
+            state.store.close()
 
     app = FastAPI(
         title="mmrag",
@@ -54,6 +67,7 @@ def create_app(
     app.middleware("http")(_request_id)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(index.router)
     return app
 
 

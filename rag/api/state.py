@@ -11,6 +11,7 @@ from fastapi import Request
 from rag.errors import MmragError
 from rag.models import ModelRegistry, ModelState
 from rag.settings import ModelKind, Settings
+from rag.store import VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,10 @@ logger = logging.getLogger(__name__)
 class ServiceState:
     settings: Settings
     models: ModelRegistry
+    store: VectorStore
     warmup: tuple[ModelKind, ...] = ()
+    # The indexer batches across files and is not re-entrant: one indexing call at a time.
+    index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _warmup_thread: threading.Thread | None = field(default=None, repr=False)
 
     def start_warmup(self) -> None:

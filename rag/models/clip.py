@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from rag.models.source import ModelSource, SourceKind, fingerprint, local_path
+from rag.models.source import ModelSource, SourceKind, local_path, version_for
 from rag.settings import ClipSettings
 
 if TYPE_CHECKING:
@@ -37,10 +37,14 @@ RANDOM_WEIGHTS_WARNING = (
 )
 
 
+def clip_label(spec: ClipSettings, source: ModelSource) -> str:
+    return f"{spec.arch}/{spec.weights}" if source.kind is SourceKind.HUB else spec.arch
+
+
 def resolve_clip_source(spec: ClipSettings, cache_dir: Path) -> ModelSource:
     if spec.weights == "random":
         path = cache_dir / "clip" / f"{spec.arch}-random-seed{spec.random_seed}.safetensors"
-        return ModelSource(SourceKind.RANDOM, str(path))
+        return ModelSource(SourceKind.RANDOM, str(path), revision=f"random-seed{spec.random_seed}")
     path_or_none = local_path(spec.weights)
     if path_or_none is not None:
         return ModelSource(SourceKind.LOCAL, str(path_or_none))
@@ -138,13 +142,11 @@ def load_clip(spec: ClipSettings, device: str, cache_dir: Path) -> ClipEncoder:
         logger.warning(RANDOM_WEIGHTS_WARNING)
         write_random_weights(spec.arch, spec.random_seed, Path(source.location))
         pretrained = source.location
-        version = f"{spec.arch}:random-seed{spec.random_seed}"
     elif source.kind is SourceKind.LOCAL:
         pretrained = source.location
-        version = f"{spec.arch}:local:{fingerprint(Path(source.location))}"
     else:
         pretrained = spec.weights
-        version = f"{spec.arch}:{spec.weights}"
+    version = version_for(clip_label(spec, source), source)
     logger.info("loading CLIP %s from %s on %s", spec.arch, source.describe(), device)
     model, _, preprocess = open_clip.create_model_and_transforms(
         spec.arch, pretrained=pretrained, device=device

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,11 +88,28 @@ class FakeTranscriber:
         self.calls = 0
 
     def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription:
+        info, segments = self.iter_segments(audio, language=language)
+        return Transcription(info, tuple(segments))
+
+    def iter_segments(
+        self, audio: AudioInput, *, language: str | None = None
+    ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]:
+        """Scripted by file name; for sample arrays, one segment per loud second."""
         self.calls += 1
-        name = Path(audio).name if isinstance(audio, str | Path) else ""
-        segments = tuple(self.scripts.get(name, (SpeechSegment(0.0, 1.0, "fake speech"),)))
+        if isinstance(audio, str | Path):
+            segments = tuple(
+                self.scripts.get(Path(audio).name, (SpeechSegment(0.0, 1.0, "fake speech"),))
+            )
+        else:
+            samples = np.asarray(audio, dtype=np.float32)
+            seconds = samples.size // 16_000
+            segments = tuple(
+                SpeechSegment(float(i), float(i + 1), f"speech at second {i}")
+                for i in range(seconds)
+                if np.abs(samples[i * 16_000 : (i + 1) * 16_000]).max(initial=0.0) > 0.05
+            )
         duration = segments[-1].end if segments else 0.0
-        return Transcription(TranscriptionInfo(language or "en", 1.0, duration), segments)
+        return TranscriptionInfo(language or "en", 1.0, duration), iter(segments)
 
 
 class FakeOcr:

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.models.source import ModelSource, SourceKind, package_dir, package_version
+from rag.models.source import (
+    ModelSource,
+    SourceKind,
+    package_dir,
+    package_version,
+    version_for,
+)
 from rag.settings import OcrSettings
 
 if TYPE_CHECKING:
@@ -19,6 +25,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DIST = "rapidocr-onnxruntime"
+OCR_LABEL = "pp-ocrv4"
 
 
 @dataclass(frozen=True)
@@ -73,4 +80,4 @@ def load_ocr(spec: OcrSettings) -> OcrEngine:
     source = resolve_ocr_source()
     logger.info("loading OCR from %s", source.describe())
     engine = RapidOCR()
-    return OcrEngine(engine, spec=spec, version=f"pp-ocrv4@{source.package}")
+    return OcrEngine(engine, spec=spec, version=version_for(OCR_LABEL, source))

@@ -108,6 +108,17 @@ class ModelRegistry:
         }
         return names[kind]
 
+    def version(self, kind: ModelKind) -> str:
+        """The model's version, without loading it when it is not loaded yet."""
+        instance = self._instances.get(kind)
+        if instance is None and kind in self._overridden:
+            instance = self.load(kind)  # a substitute's version is known only by asking it
+        if instance is not None and getattr(instance, "version", None):
+            return str(instance.version)
+        from rag.models import sources
+
+        return sources.version(kind, self.settings)
+
     def source(self, kind: ModelKind) -> str:
         """Where the kind's weights come from, resolved without loading them."""
         from rag.models import sources

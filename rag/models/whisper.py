@@ -19,10 +19,10 @@ from rag.errors import ConfigError
 from rag.models.source import (
     ModelSource,
     SourceKind,
-    fingerprint,
     local_path,
     package_dir,
     package_version,
+    version_for,
 )
 from rag.settings import WhisperSettings
 
@@ -64,6 +64,10 @@ class Transcription:
         return " ".join(s.text for s in self.segments).strip()
 
 
+def whisper_label(spec: WhisperSettings) -> str:
+    return f"whisper-{spec.model}"
+
+
 def resolve_whisper_source(spec: WhisperSettings, cache_dir: Path) -> ModelSource:
     if spec.model == "tiny.en":
         folder = package_dir(_TINY_EN.replace("-", "_")) / "model"
@@ -71,7 +75,7 @@ def resolve_whisper_source(spec: WhisperSettings, cache_dir: Path) -> ModelSourc
             SourceKind.BUNDLED, str(folder), package=f"{_TINY_EN}=={package_version(_TINY_EN)}"
         )
     if spec.model == "base":
-        folder = _joined_base_model(cache_dir)
+        folder = cache_dir / "whisper-base"  # joined from the two halves when loaded
         pkgs = "+".join(f"{p}=={package_version(p)}" for p in _BASE_PARTS)
         return ModelSource(SourceKind.BUNDLED, str(folder), package=pkgs)
     path = local_path(spec.model)
@@ -154,6 +158,8 @@ def load_whisper(spec: WhisperSettings, device: str, cache_dir: Path) -> Whisper
     from faster_whisper import WhisperModel
 
     source = resolve_whisper_source(spec, cache_dir)
+    if spec.model == "base":
+        _joined_base_model(cache_dir)
     compute_type = spec.compute_type
     if compute_type == "auto":
         compute_type = "float16" if device == "cuda" else "int8"
@@ -167,10 +173,5 @@ def load_whisper(spec: WhisperSettings, device: str, cache_dir: Path) -> Whisper
         )
     except ValueError as exc:
         raise ConfigError(f"cannot load Whisper model {spec.model!r}: {exc}") from exc
-    if source.kind is SourceKind.BUNDLED:
-        version = f"whisper-{spec.model}@{source.package}"
-    elif source.kind is SourceKind.LOCAL:
-        version = f"whisper-local:{fingerprint(Path(source.location))}"
-    else:
-        version = f"whisper-hub:{spec.model}"
+    version = version_for(whisper_label(spec), source)
     return WhisperTranscriber(model, spec=spec, version=version, device=device)

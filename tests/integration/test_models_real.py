@@ -102,7 +102,7 @@ def test_clip_loads_a_user_weights_file(session_settings: Settings, tmp_path: Pa
         ClipSettings(weights=str(weights)), "cpu", session_settings.models_cache_dir
     )
     assert not from_file.is_random
-    assert from_file.version.startswith("ViT-B-32:local:")
+    assert from_file.version.startswith("ViT-B-32@local:")
     dev = load_clip(ClipSettings(random_seed=7), "cpu", session_settings.models_cache_dir)
     text = ["a red bicycle"]
     assert np.allclose(from_file.encode_texts(text), dev.encode_texts(text), atol=1e-5)

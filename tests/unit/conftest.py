@@ -51,3 +51,17 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+
+
+class RealModelLoadError(RuntimeError):
+    """A unit test tried to load real model weights; use rag.models.fakes instead."""
+
+
+@pytest.fixture(autouse=True)
+def _no_real_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.models import registry
+
+    def refuse(settings: Any) -> Any:
+        raise RealModelLoadError("unit tests may not load real models; pass fakes as loaders")
+
+    monkeypatch.setattr(registry, "_LOADERS", dict.fromkeys(registry._LOADERS, refuse))

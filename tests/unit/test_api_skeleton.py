@@ -158,7 +158,8 @@ def test_metrics_count_requests_by_route_template(settings: Settings) -> None:
     assert 'mmrag_model_loaded{kind="text"}' in text
 
 
-def test_two_apps_in_one_process_do_not_share_metrics(settings: Settings) -> None:
+def test_two_apps_in_one_process_do_not_share_metrics(make_settings: SettingsFactory) -> None:
+    settings = make_settings(api={"warmup": []})
     for _ in range(2):
         with TestClient(create_app(settings)) as client:
             client.get("/healthz")

@@ -22,10 +22,10 @@ from rag.models.llm.base import ChatMessage
 from rag.models.source import (
     ModelSource,
     SourceKind,
-    fingerprint,
     local_path,
     package_dir,
     package_version,
+    version_for,
 )
 from rag.settings import LlmSettings
 
@@ -120,12 +120,7 @@ def load_transformers_llm(spec: LlmSettings, device: str, cache_dir: Path) -> Tr
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     files = resolve_local_llm(spec)
-    if files.source.kind is SourceKind.BUNDLED:
-        version = f"{spec.model}@{files.source.package}"
-    elif files.source.kind is SourceKind.LOCAL:
-        version = f"local:{fingerprint(Path(files.source.location))}"
-    else:
-        version = f"hub:{spec.model}"
+    version = version_for(Path(spec.model).name, files.source)
     logger.info("loading LLM from %s on %s", files.source.describe(), device)
     model: Any
     if files.gguf_file is None:

@@ -1,0 +1,429 @@
+"""The indexing pipeline: files -> units -> vectors -> aligned collections.
+
+- Unchanged sources (same bytes, same model versions, fully written) are skipped without
+  calling any model; changed ones replace all of their old units.
+- Units are embedded and written in batches across files (``MMRAG_INDEX__BATCH_UNITS``).
+- Points are written ``pending`` and flipped ``live`` once the whole source is in, then the
+  source's stale points are deleted: an interrupted run leaves nothing half-indexed visible.
+- One bad file is reported and rolled back; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from indexers.discovery import Discovered, discover
+from indexers.errors import ExtractionError
+from indexers.report import (
+    FileResult,
+    FileStatus,
+    IndexReport,
+    NullListener,
+    ProgressListener,
+)
+from indexers.sources import SourceFile, check_tenant, read_source
+from indexers.units import UnitDraft, units_for
+from rag.errors import MmragError, StoreError
+from rag.lexical import LexicalEncoder
+from rag.models import ModelRegistry
+from rag.settings import ModelKind, Settings
+from rag.store.base import Filter, HasId, MatchValue, PointRecord, VectorStore
+from rag.store.collections import (
+    CLIP_VECTOR,
+    SPARSE_VECTOR,
+    TEXT_VECTOR,
+    Field,
+    collection_name,
+    collection_spec,
+)
+from rag.types import Modality, UnitState
+
+logger = logging.getLogger(__name__)
+
+POINT_NAMESPACE = uuid.UUID("8f3a4b52-6c1d-5e7f-9a0b-1c2d3e4f5a6b")
+
+MODELS_BY_MODALITY: dict[Modality, tuple[ModelKind, ...]] = {
+    Modality.TEXT: ("text", "clip"),
+    Modality.IMAGE: ("clip", "text", "ocr"),
+    Modality.AUDIO: ("whisper", "text", "clip"),
+}
+
+
+def point_id(tenant: str, sha256: str, unit_key: str, models_key: str) -> str:
+    """Deterministic: the same bytes, unit and models always give the same id."""
+    return str(uuid.uuid5(POINT_NAMESPACE, "\x1f".join((tenant, sha256, unit_key, models_key))))
+
+
+@dataclass(eq=False)  # identity: runs are tracked in lists and dicts by object
+class _SourceRun:
+    source: SourceFile
+    tenant: str
+    collection: str
+    models: dict[str, str]
+    models_key: str
+    written: list[str] = field(default_factory=list)
+    next_index: int = 0
+    buffered: int = 0
+    exhausted: bool = False
+    failed: str | None = None
+
+
+class Indexer:
+    """Indexes files into the store. Not thread-safe: one run at a time per instance."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        models: ModelRegistry,
+        store: VectorStore,
+        *,
+        listener: ProgressListener | None = None,
+    ) -> None:
+        self.settings = settings
+        self.models = models
+        self.store = store
+        self.listener: ProgressListener = listener or NullListener()
+        self.lexical = LexicalEncoder()
+        self._ensured: set[str] = set()
+        self._buffer: list[tuple[_SourceRun, UnitDraft, int]] = []
+        self._active: list[_SourceRun] = []
+        self._touched: set[str] = set()
+        self._report = IndexReport()
+
+    # -- public API ------------------------------------------------------------------------
+    def index_paths(
+        self,
+        paths: Sequence[Path],
+        *,
+        tenant: str = "default",
+        recursive: bool = True,
+        dry_run: bool = False,
+    ) -> IndexReport:
+        check_tenant(tenant)
+        found = [(d, None) for d in discover(paths, recursive=recursive)]
+        self.listener.run_started(len(found))
+        return self._run(found, tenant, dry_run)
+
+    def index_files(
+        self, files: Sequence[tuple[Path, str]], *, tenant: str = "default"
+    ) -> IndexReport:
+        """Index files under chosen source identities (uploads use ``upload://name``)."""
+        check_tenant(tenant)
+        from indexers.discovery import modality_for
+
+        found: list[tuple[Discovered, str | None]] = []
+        for path, uri in files:
+            modality = modality_for(uri)
+            if modality is None:
+                suffix = Path(uri).suffix.lower() or "(no extension)"
+                reason = f"unsupported file type {suffix}"
+                found.append((Discovered(path, None, reason, explicit=True), uri))
+            else:
+                found.append((Discovered(path, modality, explicit=True), uri))
+        self.listener.run_started(len(found))
+        return self._run(found, tenant, dry_run=False)
+
+    def delete_sources(self, targets: Sequence[str], *, tenant: str = "default") -> int:
+        """Delete every point of the named sources (a path, a folder, or upload://name)."""
+        check_tenant(tenant)
+        deleted = 0
+        for target in targets:
+            where = self._target_filter(target, tenant)
+            for modality in Modality:
+                name = self._collection(modality)
+                if not self.store.collection_exists(name):
+                    continue
+                count = self.store.count(name, where)
+                if count:
+                    self.store.delete_where(name, where)
+                    deleted += count
+        return deleted
+
+    # -- the run ---------------------------------------------------------------------------
+    def _run(
+        self, found: Iterable[tuple[Discovered, str | None]], tenant: str, dry_run: bool
+    ) -> IndexReport:
+        started = time.perf_counter()
+        self._report = IndexReport(dry_run=dry_run)
+        self._touched = set()
+        try:
+            for item, uri in found:
+                self.listener.file_discovered(str(item.path))
+                self._one(item, uri, tenant, dry_run)
+            self._flush()
+            self._finalize_ready()
+            for name in sorted(self._touched):
+                self.store.optimize(name)
+        finally:
+            self._abort_unfinished()
+        self._report.seconds = time.perf_counter() - started
+        return self._report
+
+    def _one(self, item: Discovered, uri: str | None, tenant: str, dry_run: bool) -> None:
+        if item.error is not None or item.modality is None:
+            unsupported = (item.error or "").startswith("unsupported file type")
+            status = FileStatus.SKIPPED if unsupported and not item.explicit else FileStatus.FAILED
+            self._result(FileResult(str(item.path), None, status, reason=item.error))
+            return
+        try:
+            source = read_source(
+                item.path, item.modality, uri=uri, max_bytes=self.settings.index.max_file_mb << 20
+            )
+        except ExtractionError as exc:
+            self._result(
+                FileResult(str(item.path), item.modality, FileStatus.FAILED, reason=exc.detail)
+            )
+            return
+        run = self._new_run(source, tenant)
+        if self._unchanged(run):
+            self._result(self._file_result(run, FileStatus.UNCHANGED))
+            return
+        if dry_run:
+            self._result(self._file_result(run, FileStatus.INDEXED))
+            return
+        self._active.append(run)
+        try:
+            for unit in units_for(source, self.models, self.settings.index):
+                self._buffer.append((run, unit, run.next_index))
+                run.next_index += 1
+                run.buffered += 1
+                if len(self._buffer) >= self.settings.index.batch_units:
+                    self._flush()
+                if run.failed:
+                    break
+            run.exhausted = True
+        except StoreError:
+            raise
+        except MmragError as exc:
+            self._fail(run, exc.detail)
+        except Exception as exc:
+            logger.exception("indexing %s failed", source.path)
+            self._fail(run, f"{type(exc).__name__}: {exc}")
+        self._finalize_ready()
+
+    def _new_run(self, source: SourceFile, tenant: str) -> _SourceRun:
+        kinds = MODELS_BY_MODALITY[source.modality]
+        models: dict[str, str] = {kind: self._model_version(kind) for kind in kinds}
+        models["lexical"] = self.lexical.version
+        models_key = hashlib.sha256(
+            "|".join(f"{k}={v}" for k, v in sorted(models.items())).encode()
+        ).hexdigest()[:16]
+        return _SourceRun(source, tenant, self._collection(source.modality), models, models_key)
+
+    def _model_version(self, kind: ModelKind) -> str:
+        if kind == "ocr" and not self.settings.models.ocr.enabled:
+            return "disabled"
+        return self.models.version(kind)
+
+    def _unchanged(self, run: _SourceRun) -> bool:
+        """Same bytes, same models, every unit live: nothing to do (and no model called)."""
+        if not self.store.collection_exists(run.collection):
+            return False
+        where = self._source_filter(run.tenant, run.source.uri)
+        hits, _ = self.store.scroll(run.collection, where, limit=1)
+        if not hits:
+            return False
+        payload = hits[0].payload
+        if (
+            payload.get(Field.SOURCE_SHA256) != run.source.sha256
+            or payload.get("models_key") != run.models_key
+            or payload.get(Field.STATE) != UnitState.LIVE
+        ):
+            return False
+        expected = payload.get(Field.UNIT_COUNT)
+        return isinstance(expected, int) and self.store.count(run.collection, where) == expected
+
+    # -- batching ----------------------------------------------------------------------------
+    def _flush(self) -> None:
+        batch, self._buffer = self._buffer, []
+        batch = [entry for entry in batch if not entry[0].failed]
+        if not batch:
+            return
+        try:
+            points = self._embed(batch)
+        except Exception:
+            logger.warning("a batch failed to embed; retrying file by file", exc_info=True)
+            points = []
+            for run in dict.fromkeys(entry[0] for entry in batch):
+                mine = [entry for entry in batch if entry[0] is run]
+                try:
+                    points += self._embed(mine)
+                except Exception as exc:  # noqa: BLE001
+                    self._fail(run, f"embedding failed: {type(exc).__name__}: {exc}")
+        if points:
+            self._ensure_collections()
+        by_collection: dict[str, list[PointRecord]] = {}
+        for run, point in points:
+            if not run.failed:
+                by_collection.setdefault(run.collection, []).append(point)
+        for name, records in by_collection.items():
+            self.store.upsert(name, records)
+            self._touched.add(name)
+        for run, point in points:
+            if not run.failed:
+                run.written.append(point.id)
+                run.buffered -= 1
+        counts: dict[Modality, int] = {}
+        for run, _ in points:
+            counts[run.source.modality] = counts.get(run.source.modality, 0) + 1
+        for modality, count in counts.items():
+            self.listener.units_written(modality, count)
+
+    def _embed(
+        self, batch: list[tuple[_SourceRun, UnitDraft, int]]
+    ) -> list[tuple[_SourceRun, PointRecord]]:
+        units = [unit for _, unit, _ in batch]
+        with_text = [i for i, u in enumerate(units) if u.text.strip()]
+        images = [i for i, u in enumerate(units) if u.image is not None]
+        clip_texts = [i for i in with_text if units[i].image is None]
+        vectors: list[dict[str, Any]] = [{} for _ in units]
+        if with_text:
+            encoded = self.models.text().encode([units[i].text for i in with_text])
+            for row, i in enumerate(with_text):
+                vectors[i][TEXT_VECTOR] = encoded[row]
+        clip = self.models.clip() if images or clip_texts else None
+        if clip is not None and images:
+            encoded = clip.encode_images([units[i].image for i in images])  # type: ignore[misc]
+            for row, i in enumerate(images):
+                vectors[i][CLIP_VECTOR] = encoded[row]
+        if clip is not None and clip_texts:
+            encoded = clip.encode_texts([units[i].text for i in clip_texts])
+            for row, i in enumerate(clip_texts):
+                vectors[i][CLIP_VECTOR] = encoded[row]
+        for i in with_text:
+            sparse = self.lexical.document(units[i].text)
+            if sparse is not None:
+                vectors[i][SPARSE_VECTOR] = sparse
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        out = []
+        for (run, unit, index), named in zip(batch, vectors, strict=True):
+            out.append((run, self._point(run, unit, index, named, now)))
+        return out
+
+    def _point(
+        self, run: _SourceRun, unit: UnitDraft, index: int, vectors: dict[str, Any], now: str
+    ) -> PointRecord:
+        source = run.source
+        key = unit.locator.key()
+        payload: dict[str, Any] = {
+            Field.TENANT: run.tenant,
+            Field.MODALITY: source.modality.value,
+            Field.SOURCE: source.uri,
+            Field.SOURCE_NAME: source.name,
+            Field.SOURCE_PREFIXES: source.prefixes,
+            Field.SOURCE_SHA256: source.sha256,
+            "path": str(source.path),
+            Field.MIME: source.mime,
+            Field.UNIT: key,
+            Field.UNIT_INDEX: index,
+            Field.LOCATOR: unit.locator.to_payload(),
+            Field.TEXT: unit.text,
+            Field.INDEXED_AT: now,
+            Field.MODELS: run.models,
+            "models_key": run.models_key,
+            Field.STATE: UnitState.PENDING.value,
+        }
+        payload.update(unit.extra)
+        return PointRecord(
+            point_id(run.tenant, source.sha256, key, run.models_key), vectors, payload
+        )
+
+    # -- completion ----------------------------------------------------------------------------
+    def _finalize_ready(self) -> None:
+        for run in list(self._active):
+            if run.failed or not run.exhausted or run.buffered:
+                continue
+            self._active.remove(run)
+            if not run.written:
+                self._result(self._file_result(run, FileStatus.FAILED, reason="no units produced"))
+                continue
+            # Live first, then drop the stale units: search never sees the source missing.
+            self.store.set_payload(
+                run.collection,
+                run.written,
+                {Field.STATE: UnitState.LIVE.value, Field.UNIT_COUNT: len(run.written)},
+            )
+            stale = Filter(
+                must=self._source_filter(run.tenant, run.source.uri).must,
+                must_not=(HasId(tuple(run.written)),),
+            )
+            self.store.delete_where(run.collection, stale)
+            self._result(self._file_result(run, FileStatus.INDEXED, units=len(run.written)))
+
+    def _fail(self, run: _SourceRun, reason: str) -> None:
+        if run.failed:
+            return
+        run.failed = reason
+        self._buffer = [entry for entry in self._buffer if entry[0] is not run]
+        if run.written:
+            self.store.delete_ids(run.collection, run.written)
+        if run in self._active:
+            self._active.remove(run)
+        self._result(self._file_result(run, FileStatus.FAILED, reason=reason))
+
+    def _abort_unfinished(self) -> None:
+        """After an exception mid-run: roll back what the unfinished sources wrote."""
+        for run in list(self._active):
+            try:
+                self._fail(run, "interrupted")
+            except MmragError:
+                logger.exception("could not roll back %s", run.source.uri)
+        self._buffer = []
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _ensure_collections(self) -> None:
+        names = [self._collection(m) for m in Modality]
+        if all(name in self._ensured for name in names):
+            return
+        spec = collection_spec(text_dim=self.models.text().dim, clip_dim=self.models.clip().dim)
+        for name in names:
+            self.store.ensure_collection(name, spec)
+            self._ensured.add(name)
+
+    def _collection(self, modality: Modality) -> str:
+        return collection_name(self.settings.store.collection_prefix, modality)
+
+    @staticmethod
+    def _source_filter(tenant: str, uri: str) -> Filter:
+        return Filter(must=(MatchValue(Field.TENANT, tenant), MatchValue(Field.SOURCE, uri)))
+
+    @staticmethod
+    def _target_filter(target: str, tenant: str) -> Filter:
+        from indexers.sources import UPLOAD_SCHEME, source_uri
+
+        if target.startswith(UPLOAD_SCHEME):
+            if target == UPLOAD_SCHEME:
+                return Filter(
+                    must=(
+                        MatchValue(Field.TENANT, tenant),
+                        MatchValue(Field.SOURCE_PREFIXES, UPLOAD_SCHEME),
+                    )
+                )
+            return Filter(must=(MatchValue(Field.TENANT, tenant), MatchValue(Field.SOURCE, target)))
+        path = Path(target)
+        uri = source_uri(path)
+        if path.is_dir():
+            prefix = uri.rstrip("/") + "/"
+            return Filter(
+                must=(MatchValue(Field.TENANT, tenant), MatchValue(Field.SOURCE_PREFIXES, prefix))
+            )
+        return Filter(must=(MatchValue(Field.TENANT, tenant), MatchValue(Field.SOURCE, uri)))
+
+    def _file_result(
+        self, run: _SourceRun, status: FileStatus, *, units: int = 0, reason: str | None = None
+    ) -> FileResult:
+        return FileResult(
+            str(run.source.path), run.source.modality, status, units, reason, run.source.uri
+        )
+
+    def _result(self, result: FileResult) -> None:
+        self._report.results.append(result)
+        self.listener.file_finished(result)

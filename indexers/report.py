@@ -1,0 +1,93 @@
+"""What an indexing run did, per file and per modality."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rag.types import Modality
+
+
+class FileStatus(enum.StrEnum):
+    INDEXED = "indexed"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # found in a folder walk but not a type mmrag indexes
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    modality: Modality | None
+    status: FileStatus
+    units: int = 0
+    reason: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class IndexReport:
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    def by_status(self, status: FileStatus) -> list[FileResult]:
+        return [r for r in self.results if r.status is status]
+
+    def counts(self, status: FileStatus) -> dict[str, int]:
+        counter = Counter(r.modality.value for r in self.by_status(status) if r.modality)
+        return {m.value: counter.get(m.value, 0) for m in Modality}
+
+    def units(self) -> dict[str, int]:
+        counter: Counter[str] = Counter()
+        for r in self.by_status(FileStatus.INDEXED):
+            if r.modality:
+                counter[r.modality.value] += r.units
+        return {m.value: counter.get(m.value, 0) for m in Modality}
+
+    @property
+    def ok(self) -> bool:
+        return not self.by_status(FileStatus.FAILED)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "indexed": self.counts(FileStatus.INDEXED),
+            "unchanged": self.counts(FileStatus.UNCHANGED),
+            "failed": [
+                {"path": r.path, "reason": r.reason} for r in self.by_status(FileStatus.FAILED)
+            ],
+            "skipped": [
+                {"path": r.path, "reason": r.reason} for r in self.by_status(FileStatus.SKIPPED)
+            ],
+            "units": self.units(),
+            "seconds": round(self.seconds, 3),
+            "dry_run": self.dry_run,
+        }
+
+
+class ProgressListener(Protocol):
+    """Receives progress while a run goes on (the CLI draws bars from it)."""
+
+    def run_started(self, total_files: int) -> None: ...
+
+    def file_discovered(self, path: str) -> None: ...
+
+    def file_finished(self, result: FileResult) -> None: ...
+
+    def units_written(self, modality: Modality, count: int) -> None: ...
+
+
+class NullListener:
+    def run_started(self, total_files: int) -> None:
+        return None
+
+    def file_discovered(self, path: str) -> None:
+        return None
+
+    def file_finished(self, result: FileResult) -> None:
+        return None
+
+    def units_written(self, modality: Modality, count: int) -> None:
+        return None

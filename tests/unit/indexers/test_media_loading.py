@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from indexers.audio import SAMPLE_RATE, stream_windows, transcribe_stream
+from indexers.errors import ExtractionError
+from indexers.image import load_image
+from rag.models.fakes import FakeTranscriber
+from tests.media import png_bomb_bytes, png_bytes, write_wav
+
+LIMIT = 10_000_000
+
+
+def test_valid_image(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes(40, 30))
+    image, mime = load_image(path, max_pixels=LIMIT)
+    assert image.size == (40, 30)
+    assert image.mode == "RGB"
+    assert mime == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (png_bytes()[:60], "truncated"),
+        (b"\x89PNG\r\n\x1a\n" + b"garbage" * 10, "corrupt|truncated|not a readable"),
+        (b"just some text, not an image", "not a readable image"),
+        (png_bomb_bytes(), "decompression bomb"),
+    ],
+)
+def test_bad_images_name_the_problem(data: bytes, reason: str) -> None:
+    with pytest.raises(ExtractionError, match=reason):
+        load_image(data, max_pixels=LIMIT)
+
+
+def test_bomb_is_refused_from_the_header_without_decoding() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    with pytest.raises(ExtractionError, match="decompression bomb"):
+        load_image(png_bomb_bytes(), max_pixels=LIMIT)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 5_000_000
+
+
+def test_animated_gif_uses_the_first_frame() -> None:
+    frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    image, mime = load_image(buffer.getvalue(), max_pixels=LIMIT)
+    assert mime == "image/gif"
+    assert image.getpixel((0, 0))[0] > 200
+
+
+def test_exif_orientation_is_applied() -> None:
+    image = Image.new("RGB", (40, 20), "white")
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    loaded, _ = load_image(buffer.getvalue(), max_pixels=LIMIT)
+    assert loaded.size == (20, 40)
+
+
+def test_audio_windows_cover_the_recording_and_cut_in_silence(tmp_path: Path) -> None:
+    # 25 s tone, 2 s silence, 20 s tone: a 26 s window must cut inside the silence.
+    path = write_wav(tmp_path / "a.wav", [(25, True), (2, False), (20, True)])
+    windows = list(stream_windows(path, window_s=26, boundary_search_s=5))
+    total = sum(w.samples.size for w in windows)
+    assert total == 47 * SAMPLE_RATE
+    assert len(windows) == 2
+    cut_s = windows[1].offset_s
+    assert 25.0 <= cut_s <= 27.0
+    assert np.abs(windows[0].samples[-400:]).max() < 0.01
+
+
+def test_audio_from_other_rates_is_resampled(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "a.wav", [(2, True)], rate=8_000)
+    (window,) = stream_windows(path, window_s=30)
+    assert abs(window.samples.size - 2 * SAMPLE_RATE) < 200
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "not a decodable audio file|zero length"), (b"\x00\x01garbage" * 50, "not a decodable")],
+)
+def test_non_audio_bytes(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "x.mp3"
+    path.write_bytes(content)
+    with pytest.raises(ExtractionError, match=reason):
+        list(stream_windows(path, window_s=30))
+
+
+def test_header_only_wav_has_no_samples(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "empty.wav", [])
+    with pytest.raises(ExtractionError, match="no samples"):
+        list(stream_windows(path, window_s=30))
+
+
+def test_silence_only_audio_is_an_error_and_loads_no_model_for_non_audio(tmp_path: Path) -> None:
+    fake = FakeTranscriber()
+    path = write_wav(tmp_path / "quiet.wav", [(3, False)])
+    with pytest.raises(ExtractionError, match="no speech"):
+        list(transcribe_stream(path, lambda: fake, window_s=30))
+    loads: list[int] = []
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+
+    def factory() -> FakeTranscriber:
+        loads.append(1)
+        return fake
+
+    with pytest.raises(ExtractionError):
+        list(transcribe_stream(bad, factory, window_s=30))
+    assert loads == []
+
+
+def test_segment_times_are_absolute_across_windows(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "a.wav", [(31, True), (2, False), (3, True)])
+    segments = list(transcribe_stream(path, FakeTranscriber, window_s=30))
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts)
+    assert segments[-1].end > 33.0
