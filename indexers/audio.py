@@ -62,7 +62,7 @@ def stream_windows(
         raise ExtractionError(f"cannot open audio: {exc}") from exc
     with container:
         if not container.streams.audio:
-            raise ExtractionError("the file has no audio stream")
+            raise ExtractionError("not an audio file: it has no audio stream")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         pending: list[npt.NDArray[np.float32]] = []

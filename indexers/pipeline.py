@@ -171,7 +171,7 @@ class Indexer:
         if item.error is not None or item.modality is None:
             unsupported = (item.error or "").startswith("unsupported file type")
             status = FileStatus.SKIPPED if unsupported and not item.explicit else FileStatus.FAILED
-            self._result(FileResult(str(item.path), None, status, reason=item.error))
+            self._result(FileResult(str(item.path), None, status, reason=item.error, source=uri))
             return
         try:
             source = read_source(
@@ -179,7 +179,9 @@ class Indexer:
             )
         except ExtractionError as exc:
             self._result(
-                FileResult(str(item.path), item.modality, FileStatus.FAILED, reason=exc.detail)
+                FileResult(
+                    str(item.path), item.modality, FileStatus.FAILED, reason=exc.detail, source=uri
+                )
             )
             return
         run = self._new_run(source, tenant)
