@@ -76,6 +76,13 @@ class LlmSettings(_Section):
     max_tokens: int = Field(default=512, ge=1, le=32768)
 
 
+class RerankerSettings(_Section):
+    """Optional cross-encoder for reranking (no weights ship offline)."""
+
+    model: str | None = None
+    batch_size: int = Field(default=32, ge=1, le=1024)
+
+
 class ModelsSettings(_Section):
     device: Device = "auto"
     text: TextModelSettings = TextModelSettings()
@@ -83,9 +90,22 @@ class ModelsSettings(_Section):
     ocr: OcrSettings = OcrSettings()
     clip: ClipSettings = ClipSettings()
     llm: LlmSettings = LlmSettings()
+    reranker: RerankerSettings = RerankerSettings()
 
 
-ModelKind = Literal["text", "whisper", "ocr", "clip", "llm"]
+ModelKind = Literal["text", "whisper", "ocr", "clip", "llm", "reranker"]
+
+
+class SearchSettings(_Section):
+    """Query-time behaviour."""
+
+    default_k: int = Field(default=10, ge=1, le=100)
+    max_k: int = Field(default=100, ge=1, le=1000)
+    rerank_depth: int = Field(default=30, ge=0, le=500)
+    max_rerank_depth: int = Field(default=200, ge=0, le=1000)
+    rerank_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    max_query_chars: int = Field(default=2000, ge=1)
+    max_audio_s: float = Field(default=120.0, gt=0)
 
 
 class StoreSettings(_Section):
@@ -137,7 +157,13 @@ class Settings(BaseSettings):
     models: ModelsSettings = ModelsSettings()
     store: StoreSettings = StoreSettings()
     index: IndexSettings = IndexSettings()
+    search: SearchSettings = SearchSettings()
     api: ApiSettings = ApiSettings()
+
+    @property
+    def calibration_dir(self) -> Path:
+        """Fitted calibration artifacts (``mmrag calibrate``)."""
+        return self.data_dir / "calibration"
 
     @property
     def models_cache_dir(self) -> Path:

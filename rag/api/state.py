@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -12,6 +13,9 @@ from rag.errors import MmragError
 from rag.models import ModelRegistry, ModelState
 from rag.settings import ModelKind, Settings
 from rag.store import VectorStore
+
+if TYPE_CHECKING:
+    from rag.search.pipeline import Searcher
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +29,18 @@ class ServiceState:
     # The indexer batches across files and is not re-entrant: one indexing call at a time.
     index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _warmup_thread: threading.Thread | None = field(default=None, repr=False)
+    _searcher: Any = field(default=None, repr=False)
+
+    def searcher(self) -> Searcher:
+        """The search pipeline, built once (it reads the calibration artifact)."""
+        if self._searcher is None:
+            from rag.search.pipeline import Searcher
+            from rerankers.calibration import load_calibration
+
+            calibration = load_calibration(self.settings.calibration_dir)
+            self._searcher = Searcher(self.settings, self.models, self.store, calibration)
+        searcher: Searcher = self._searcher
+        return searcher
 
     def start_warmup(self) -> None:
         """Load the warm-up models in the background; /readyz turns ready when they are in."""

@@ -185,6 +185,121 @@ def delete(
 
 
 @app.command()
+@_domain_errors
+def search(
+    query: Annotated[
+        str | None, typer.Argument(help="Query text (optional with --image/--audio).")
+    ] = None,
+    image: Annotated[Path | None, typer.Option(help="Query image file.")] = None,
+    audio: Annotated[Path | None, typer.Option(help="Query audio clip (transcribed).")] = None,
+    modality: Annotated[
+        list[str] | None, typer.Option("--modality", "-m", help="text, image or audio (repeat).")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", help="Results to return.")] = 10,
+    rerank_depth: Annotated[int | None, typer.Option(help="Candidates to rerank (0: off).")] = None,
+    source_prefix: Annotated[
+        str | None, typer.Option(help="Only sources under this folder.")
+    ] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="Payload filter key=value (repeat).")
+    ] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant to search.")] = "default",
+    explain: Annotated[bool, typer.Option(help="Include each stage's scores.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search text, images and speech with a text, image or audio query."""
+    from rag.errors import BadInputError
+    from rag.models import ModelRegistry
+    from rag.search.pipeline import Searcher
+    from rag.search.request import SearchFilters, SearchRequest
+    from rag.store import open_store
+    from rag.types import Modality
+    from rerankers.calibration import load_calibration
+
+    settings = _settings_and_logging()
+    try:
+        modalities = tuple(Modality(m) for m in modality) if modality else tuple(Modality)
+    except ValueError as exc:
+        raise BadInputError(f"unknown modality: {exc}") from exc
+    fields: dict[str, Any] = {}
+    for item in filter_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BadInputError(f"--filter {item!r}: use key=value")
+        fields[key] = int(value) if value.lstrip("-").isdigit() else value
+    request = SearchRequest(
+        text=query,
+        image=_read_file(image),
+        audio=_read_file(audio),
+        k=k,
+        rerank_depth=settings.search.rerank_depth if rerank_depth is None else rerank_depth,
+        filters=SearchFilters(modalities=modalities, source_prefix=source_prefix, fields=fields),
+        explain=explain,
+    )
+    store = open_store(settings)
+    try:
+        searcher = Searcher(
+            settings, ModelRegistry(settings), store, load_calibration(settings.calibration_dir)
+        )
+        response = searcher.search(request, tenant=tenant)
+    finally:
+        store.close()
+    if as_json:
+        keep = {"id", "modality", "score", "source", "locator", "snippet"}
+        if explain:
+            keep.add("explain")
+        results = [
+            h.model_dump(include=keep, exclude_none=True)
+            | {"locator": h.locator.model_dump(exclude_none=True)}
+            for h in response.results
+        ]
+        typer.echo(json.dumps({"results": results, "timings_ms": response.timings_ms}, indent=2))
+        return
+    _print_hits(response)
+
+
+def _read_file(path: Path | None) -> bytes | None:
+    from rag.errors import BadInputError
+
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _print_hits(response: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for warning in response.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if response.query.transcript:
+        console.print(f"transcript: {response.query.transcript!r}")
+    table = Table(
+        title=f"{len(response.results)} result(s) in {response.timings_ms['total']:.0f} ms"
+    )
+    for column in ("#", "score", "modality", "source", "where", "snippet"):
+        table.add_column(column, overflow="fold")
+    for i, hit in enumerate(response.results, 1):
+        loc = hit.locator
+        if loc.start_s is not None:
+            where = f"{loc.start_s:.1f}-{loc.end_s:.1f}s"
+        elif loc.page is not None:
+            where = f"page {loc.page}"
+        elif loc.char_start is not None:
+            where = f"chars {loc.char_start}-{loc.char_end}"
+        else:
+            where = ""
+        table.add_row(
+            str(i), f"{hit.score:.3f}", hit.modality, hit.source_name, where, hit.snippet[:120]
+        )
+    console.print(table)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,

@@ -88,7 +88,15 @@ def _probe_llm(registry: ModelRegistry) -> str:
     return f"{LLM_QUESTION!r} -> {answer!r}"
 
 
+def _probe_reranker(registry: ModelRegistry) -> str:
+    scorer = registry.reranker()
+    assert scorer is not None  # disabled kinds are not probed
+    good, bad = scorer.score("a dog runs on the beach", ["a puppy plays by the sea", "tax law"])
+    return f"score(dog/beach, puppy/sea)={good:.3f}, score(dog/beach, tax law)={bad:.3f}"
+
+
 _PROBES: dict[ModelKind, Callable[[ModelRegistry], str]] = {
+    "reranker": _probe_reranker,
     "text": _probe_text,
     "whisper": _probe_whisper,
     "ocr": _probe_ocr,
@@ -101,7 +109,8 @@ def probe(registry: ModelRegistry, kind: ModelKind) -> ModelReport:
     started = time.perf_counter()
     name = registry.model_name(kind)
     if registry.status()[kind].state is ModelState.DISABLED:
-        return ModelReport(name, kind, "disabled", True, "disabled in settings", 0.0)
+        why = "not configured (optional)" if kind == "reranker" else "disabled in settings"
+        return ModelReport(name, kind, "disabled", True, why, 0.0)
     try:
         source = registry.source(kind)
     except MmragError as exc:

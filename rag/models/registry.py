@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rag.models.clip import ClipEncoder
     from rag.models.llm import LLMBackend
     from rag.models.ocr import OcrEngine
+    from rag.models.reranker import CrossEncoderScorer
     from rag.models.text import TextEmbedder
     from rag.models.whisper import WhisperTranscriber
 
@@ -89,6 +90,12 @@ class ModelRegistry:
     def llm(self) -> LLMBackend:
         return cast("LLMBackend", self.load("llm"))
 
+    def reranker(self) -> CrossEncoderScorer | None:
+        """The configured cross-encoder, or None when none is configured."""
+        if self._status["reranker"].state is ModelState.DISABLED:
+            return None
+        return cast("CrossEncoderScorer", self.load("reranker"))
+
     # -- status --------------------------------------------------------------------------
     def status(self) -> dict[ModelKind, ModelStatus]:
         with self._lock:
@@ -105,6 +112,7 @@ class ModelRegistry:
             "ocr": "PP-OCRv4 (rapidocr-onnxruntime)",
             "clip": f"{models.clip.arch} ({models.clip.weights})",
             "llm": f"{models.llm.model} ({models.llm.backend})",
+            "reranker": f"cross-encoder {models.reranker.model or '(none)'}",
         }
         return names[kind]
 
@@ -176,6 +184,8 @@ class ModelRegistry:
     def _initial_state(self, kind: ModelKind) -> ModelState:
         if kind == "ocr" and not self.settings.models.ocr.enabled:
             return ModelState.DISABLED
+        if kind == "reranker" and not self.settings.models.reranker.model:
+            return ModelState.DISABLED
         return ModelState.NOT_LOADED
 
     def _set(self, kind: ModelKind, **changes: Any) -> None:
@@ -225,7 +235,15 @@ def _load_llm(settings: Settings) -> Any:
     return load_llm(spec, device, settings.models_cache_dir)
 
 
+def _load_reranker(settings: Settings) -> Any:
+    from rag.models.device import torch_device
+    from rag.models.reranker import load_reranker
+
+    return load_reranker(settings.models.reranker, torch_device(settings.models.device))
+
+
 _LOADERS: dict[ModelKind, Callable[[Settings], Any]] = {
+    "reranker": _load_reranker,
     "text": _load_text,
     "whisper": _load_whisper,
     "ocr": _load_ocr,

@@ -27,6 +27,10 @@ def resolve(kind: ModelKind, settings: Settings) -> ModelSource:
         from rag.models.clip import resolve_clip_source
 
         return resolve_clip_source(models.clip, cache_dir)
+    if kind == "reranker":
+        from rag.models.reranker import resolve_reranker_source
+
+        return resolve_reranker_source(models.reranker)
     if models.llm.backend == "openai":
         return ModelSource(SourceKind.REMOTE, f"{models.llm.base_url} model={models.llm.model}")
     from rag.models.llm.local import resolve_local_llm
@@ -56,6 +60,10 @@ def version(kind: ModelKind, settings: Settings) -> str:
         from rag.models.clip import clip_label
 
         return version_for(clip_label(models.clip, source), source)
+    if kind == "reranker":
+        from rag.models.reranker import reranker_label
+
+        return version_for(reranker_label(models.reranker), source)
     if models.llm.backend == "openai":
         return f"openai:{models.llm.model}@{models.llm.base_url}"
     return version_for(Path(models.llm.model).name, source)

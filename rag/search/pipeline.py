@@ -1,0 +1,293 @@
+"""One query across every modality: embed once per space, retrieve per collection (dense and
+sparse in one batched store query), score the union exactly, calibrate, fuse adaptively,
+merge across modalities, rerank the top, return typed hits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag.lexical import LexicalEncoder
+from rag.models import ModelRegistry
+from rag.search.encode import EncodedQuery, encode_query
+from rag.search.request import SearchRequest, collections_for, store_filter, validate
+from rag.search.results import QueryInfo, ResultLocator, SearchHit, SearchResponse
+from rag.settings import Settings
+from rag.store.base import Filter, HasId, VectorQuery, VectorStore
+from rag.store.collections import CLIP_VECTOR, SPARSE_VECTOR, TEXT_VECTOR, collection_name
+from rag.types import Modality
+from rerankers.calibration import (
+    CLIP_IMAGE,
+    CLIP_TEXT,
+    LEXICAL,
+    TEXT_DENSE,
+    Calibration,
+)
+from rerankers.cross_modal import CrossModalReranker, RerankCandidate, RerankQuery
+from rerankers.fusion import FusionParams, fuse, reliability, rrf, sigmoid
+
+# Each search signal: which named vector it queries.
+VECTOR_OF_SIGNAL = {
+    TEXT_DENSE: TEXT_VECTOR,
+    CLIP_TEXT: CLIP_VECTOR,
+    CLIP_IMAGE: CLIP_VECTOR,
+    LEXICAL: SPARSE_VECTOR,
+}
+MIN_CANDIDATES = 20
+
+
+@dataclass
+class Candidate:
+    id: str
+    modality: Modality
+    payload: dict[str, Any]
+    raw: dict[str, float] = field(default_factory=dict)
+    calibrated: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    fused_logit: float = -20.0
+    rerank_raw: dict[str, float] = field(default_factory=dict)
+    rerank_logits: dict[str, float] = field(default_factory=dict)
+    final_logit: float = -20.0
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Pipeline switches, for ablations (the service always runs the full pipeline)."""
+
+    signals: tuple[str, ...] = (TEXT_DENSE, CLIP_TEXT, CLIP_IMAGE, LEXICAL)
+    fusion: str = "adaptive"  # adaptive | rrf | fixed
+    calibrate: bool = True
+
+
+class Searcher:
+    def __init__(
+        self,
+        settings: Settings,
+        models: ModelRegistry,
+        store: VectorStore,
+        calibration: Calibration,
+        *,
+        fusion_params: FusionParams | None = None,
+    ) -> None:
+        self.settings = settings
+        self.models = models
+        self.store = store
+        self.calibration = calibration
+        self.fusion_params = fusion_params or FusionParams()
+        self.lexical = LexicalEncoder()
+        self.reranker = CrossModalReranker(models, max_image_pixels=settings.index.max_image_pixels)
+
+    def search(
+        self, request: SearchRequest, *, tenant: str, options: SearchOptions = SearchOptions()
+    ) -> SearchResponse:
+        timings: dict[str, float] = {}
+        started = clock = time.perf_counter()
+        request = validate(request, self.settings.search)
+        query = encode_query(
+            request, self.models, self.lexical, max_audio_s=self.settings.search.max_audio_s
+        )
+        clock = _lap(timings, "embed", clock)
+
+        where = store_filter(tenant, request.filters)
+        depth = max(request.k, request.rerank_depth, MIN_CANDIDATES)
+        candidates: list[Candidate] = []
+        for modality in collections_for(request.filters):
+            candidates += self._retrieve(modality, query, where, depth, options)
+        clock = _lap(timings, "retrieve", clock)
+
+        ranked = sorted(candidates, key=lambda c: c.fused_logit, reverse=True)
+        clock = _lap(timings, "fuse", clock)
+
+        if request.rerank_depth > 0 and ranked:
+            head = ranked[: request.rerank_depth]
+            self._rerank(query, head)
+            for c in ranked[request.rerank_depth :]:
+                c.final_logit = c.fused_logit
+            ranked = (
+                sorted(head, key=lambda c: c.final_logit, reverse=True)
+                + ranked[request.rerank_depth :]
+            )
+        else:
+            for c in ranked:
+                c.final_logit = c.fused_logit
+        _lap(timings, "rerank", clock)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+
+        hits = [self._hit(c, request.explain) for c in ranked[: request.k]]
+        warnings = []
+        clip_status = self.models.status()["clip"]
+        if clip_status.warning and (request.image or any(h.modality == "image" for h in hits)):
+            warnings.append(clip_status.warning)
+        return SearchResponse(
+            results=hits,
+            query=QueryInfo(
+                text=query.text,
+                transcript=query.transcript,
+                ocr_text=query.ocr_text,
+                language=query.language,
+            ),
+            timings_ms=timings,
+            calibration=self.calibration.version,
+            warnings=warnings,
+        )
+
+    # -- retrieval and fusion ------------------------------------------------------------
+    def _signals(self, query: EncodedQuery, options: SearchOptions) -> dict[str, Any]:
+        vectors = {
+            TEXT_DENSE: query.text_vector,
+            CLIP_TEXT: query.clip_text_vector,
+            CLIP_IMAGE: query.clip_image_vector,
+            LEXICAL: query.sparse,
+        }
+        return {s: v for s, v in vectors.items() if v is not None and s in options.signals}
+
+    def _retrieve(
+        self,
+        modality: Modality,
+        query: EncodedQuery,
+        where: Filter,
+        depth: int,
+        options: SearchOptions,
+    ) -> list[Candidate]:
+        name = collection_name(self.settings.store.collection_prefix, modality)
+        signals = self._signals(query, options)
+        if not signals or not self.store.collection_exists(name):
+            return []
+        order = list(signals)
+        # One batched call: every signal's own top candidates.
+        first = self.store.search_batch(
+            name,
+            [VectorQuery(VECTOR_OF_SIGNAL[s], signals[s], depth, where) for s in order],
+        )
+        by_id: dict[str, Candidate] = {}
+        rankings: list[list[str]] = []
+        for hits in first:
+            rankings.append([h.id for h in hits])
+            for h in hits:
+                by_id.setdefault(h.id, Candidate(h.id, modality, h.payload))
+        if not by_id:
+            return []
+        # A second batched call scores the whole union by every signal, so fusion never
+        # guesses a score for a candidate that one signal did not happen to return.
+        union = Filter(must=(*where.must, HasId(tuple(by_id))))
+        exact = self.store.search_batch(
+            name,
+            [
+                VectorQuery(VECTOR_OF_SIGNAL[s], signals[s], len(by_id), union, with_payload=False)
+                for s in order
+            ],
+        )
+        scores: dict[str, dict[str, float]] = {}
+        for signal, hits in zip(order, exact, strict=True):
+            scores[signal] = {h.id: h.score for h in hits}
+        if LEXICAL in scores:
+            # no shared term: the lexical score is 0, not unknown
+            scores[LEXICAL] = {cid: scores[LEXICAL].get(cid, 0.0) for cid in by_id}
+        for signal, by_candidate in scores.items():
+            for cid, raw in by_candidate.items():
+                by_id[cid].raw[signal] = raw
+
+        weights = self._weights(order, first, options)
+        calibrate = self._calibrator(modality, options)
+        if options.fusion == "rrf":
+            fused_rrf = rrf(rankings)
+            for cid, candidate in by_id.items():
+                candidate.weights = weights
+                candidate.fused_logit = 60.0 * fused_rrf.get(cid, 0.0) - 2.0
+            return list(by_id.values())
+        fused = fuse(list(by_id), scores, weights, calibrate)
+        for cid, result in fused.items():
+            candidate = by_id[cid]
+            candidate.weights = weights
+            candidate.calibrated = {
+                s: round(sigmoid(v), 6) for s, v in result.contributions.items()
+            }
+            candidate.fused_logit = result.logit
+        return list(by_id.values())
+
+    def _weights(
+        self, order: Sequence[str], first: Sequence[Sequence[Any]], options: SearchOptions
+    ) -> dict[str, float]:
+        if options.fusion != "adaptive":
+            return dict.fromkeys(order, 1.0)
+        return {
+            signal: round(reliability([h.score for h in hits], self.fusion_params), 4)
+            for signal, hits in zip(order, first, strict=True)
+            if hits
+        }
+
+    def _calibrator(self, modality: Modality, options: SearchOptions) -> Any:
+        if not options.calibrate:
+            return lambda signal, raw: raw
+        return lambda signal, raw: self.calibration.logit(modality.value, signal, raw)
+
+    # -- reranking -------------------------------------------------------------------------
+    def _rerank(self, query: EncodedQuery, head: list[Candidate]) -> None:
+        rerank_query = RerankQuery(
+            text=query.text or query.ocr_text,
+            text_vector=query.text_vector,
+            clip_text_vector=query.clip_text_vector,
+            clip_image_vector=query.clip_image_vector,
+        )
+        raw = self.reranker.score(
+            rerank_query, [RerankCandidate(c.id, c.modality.value, c.payload) for c in head]
+        )
+        beta = self.settings.search.rerank_weight
+        for candidate in head:
+            candidate.rerank_raw = raw.get(candidate.id, {})
+            candidate.rerank_logits = {
+                signal: self.calibration.logit(candidate.modality.value, signal, value)
+                for signal, value in candidate.rerank_raw.items()
+            }
+            if candidate.rerank_logits:
+                mean = sum(candidate.rerank_logits.values()) / len(candidate.rerank_logits)
+                candidate.final_logit = (1 - beta) * candidate.fused_logit + beta * mean
+            else:
+                candidate.final_logit = candidate.fused_logit
+
+    # -- results ----------------------------------------------------------------------------
+    def _hit(self, c: Candidate, explain: bool) -> SearchHit:
+        p = c.payload
+        locator = p.get("locator") or {}
+        return SearchHit(
+            id=c.id,
+            modality=c.modality.value,
+            score=round(sigmoid(c.final_logit), 6),
+            source=str(p.get("source", "")),
+            source_name=str(p.get("source_name", "")),
+            locator=ResultLocator(
+                **{k: v for k, v in locator.items() if k in ResultLocator.model_fields}
+            ),
+            snippet=_snippet(p),
+            media_url=f"/v1/media/{c.id}",
+            title=p.get("title"),
+            language=p.get("language"),
+            explain=_explain(c) if explain else None,
+        )
+
+
+def _snippet(payload: Mapping[str, Any], limit: int = 400) -> str:
+    text = str(payload.get("text") or "").strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _explain(c: Candidate) -> dict[str, Any]:
+    return {
+        "retrieval": {s: round(v, 6) for s, v in c.raw.items()},
+        "calibrated": c.calibrated,
+        "weights": c.weights,
+        "fused": round(sigmoid(c.fused_logit), 6),
+        "rerank": {
+            s: {"raw": round(v, 6), "calibrated": round(sigmoid(c.rerank_logits[s]), 6)}
+            for s, v in c.rerank_raw.items()
+        },
+        "final": round(sigmoid(c.final_logit), 6),
+    }
+
+
+def _lap(timings: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[name] = round((now - since) * 1000, 2)
+    return now

@@ -1,0 +1,142 @@
+"""Cross-modal reranking: a second, closer look at the top candidates.
+
+Each candidate is rescored with everything it carries:
+- text: the query against the candidate's context text (a chunk with its title, a speech
+  segment with its neighbouring segments, an image's OCR text), by the configured
+  cross-encoder, else by the sentence encoder on that richer context;
+- pixels: images are re-read from their original file and encoded through CLIP (with a
+  horizontal-flip view averaged in), against the query's text or image CLIP vector.
+Model calls are batched; they run on CUDA when the models were loaded there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rerankers.calibration import RERANK_CLIP, RERANK_TEXT
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from rag.models import ModelRegistry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RerankCandidate:
+    id: str
+    modality: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RerankQuery:
+    text: str | None
+    text_vector: np.ndarray[Any, Any] | None
+    clip_text_vector: np.ndarray[Any, Any] | None
+    clip_image_vector: np.ndarray[Any, Any] | None
+
+
+def context_text(candidate: RerankCandidate) -> str:
+    payload = candidate.payload
+    if candidate.modality == "audio":
+        return str(payload.get("context") or payload.get("text") or "")
+    text = str(payload.get("text") or "")
+    title = payload.get("title")
+    return f"{title}\n{text}" if title and title not in text else text
+
+
+class CrossModalReranker:
+    def __init__(self, models: ModelRegistry, *, max_image_pixels: int) -> None:
+        self._models = models
+        self._max_image_pixels = max_image_pixels
+
+    @property
+    def uses_cross_encoder(self) -> bool:
+        return self._models.reranker() is not None
+
+    def score(
+        self, query: RerankQuery, candidates: Sequence[RerankCandidate]
+    ) -> dict[str, dict[str, float]]:
+        """Raw rerank scores per candidate id and rerank signal."""
+        out: dict[str, dict[str, float]] = {c.id: {} for c in candidates}
+        self._score_text(query, candidates, out)
+        self._score_pixels(query, candidates, out)
+        return out
+
+    def _score_text(
+        self,
+        query: RerankQuery,
+        candidates: Sequence[RerankCandidate],
+        out: dict[str, dict[str, float]],
+    ) -> None:
+        if not query.text:
+            return
+        pairs = [(c, context_text(c)) for c in candidates]
+        pairs = [(c, text) for c, text in pairs if text.strip()]
+        if not pairs:
+            return
+        scorer = self._models.reranker()
+        if scorer is not None:
+            scores = scorer.score(query.text, [text for _, text in pairs])
+        else:
+            assert query.text_vector is not None
+            vectors = self._models.text().encode([text for _, text in pairs])
+            scores = vectors @ query.text_vector
+        for (candidate, _), score in zip(pairs, scores, strict=True):
+            out[candidate.id][RERANK_TEXT] = float(score)
+
+    def _score_pixels(
+        self,
+        query: RerankQuery,
+        candidates: Sequence[RerankCandidate],
+        out: dict[str, dict[str, float]],
+    ) -> None:
+        target = (
+            query.clip_image_vector
+            if query.clip_image_vector is not None
+            else query.clip_text_vector
+        )
+        if target is None:
+            return
+        images: list[tuple[RerankCandidate, Image.Image]] = []
+        for candidate in candidates:
+            if candidate.modality != "image":
+                continue
+            image = self._open(candidate)
+            if image is not None:
+                images.append((candidate, image))
+        if not images:
+            return
+        from PIL import ImageOps
+
+        clip = self._models.clip()
+        views = [im for _, im in images] + [ImageOps.mirror(im) for _, im in images]
+        vectors = clip.encode_images(views)
+        n = len(images)
+        merged = vectors[:n] + vectors[n:]
+        merged /= np.linalg.norm(merged, axis=1, keepdims=True)
+        scores = merged @ target
+        for (candidate, _), score in zip(images, scores, strict=True):
+            out[candidate.id][RERANK_CLIP] = float(score)
+
+    def _open(self, candidate: RerankCandidate) -> Image.Image | None:
+        from indexers.errors import ExtractionError
+        from indexers.image import load_image
+
+        path = candidate.payload.get("path")
+        if not path or not Path(path).is_file():
+            return None  # the original moved away since indexing: keep first-stage scores
+        try:
+            image, _ = load_image(Path(path), max_pixels=self._max_image_pixels)
+        except ExtractionError:
+            logger.warning("cannot re-read %s for reranking", path)
+            return None
+        return image

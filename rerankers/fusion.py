@@ -1,0 +1,95 @@
+"""Adaptive fusion of several retrieval signals into one calibrated score per candidate.
+
+A fixed recipe (Qdrant's RRF, or fixed weights) fails when one signal collapses: the bundled
+sentence encoder is English-only, so on other languages its cosines bunch together while
+lexical matching still separates the relevant passage. Each signal therefore gets a per-query
+*reliability* from the shape of its own top-N scores (how far the best candidate stands out,
+in standard deviations: a max-z query-performance predictor), and the candidate's score is
+the reliability-weighted mean of its calibrated log-odds over the signals that can score it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+# max-z below LOW: the signal's best candidate does not stand out (collapsed or off-topic);
+# above HIGH: it clearly does. Reliability ramps linearly in between, from FLOOR to 1.
+RELIABILITY_LOW = 1.5
+RELIABILITY_HIGH = 4.0
+RELIABILITY_FLOOR = 0.1
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    low: float = RELIABILITY_LOW
+    high: float = RELIABILITY_HIGH
+    floor: float = RELIABILITY_FLOOR
+
+
+def reliability(scores: Sequence[float], params: FusionParams = FusionParams()) -> float:
+    """How much to trust a signal for this query, in [floor, 1], from its top-N scores."""
+    n = len(scores)
+    if n < 3:
+        return (
+            1.0  # too few candidates to judge the shape; a sparse signal matching so few is precise
+        )
+    mean = math.fsum(scores) / n
+    var = math.fsum((s - mean) ** 2 for s in scores) / n
+    std = math.sqrt(var)
+    if std < 1e-9:
+        return params.floor  # every candidate scores the same: the signal says nothing
+    z_max = (max(scores) - mean) / std
+    ramp = (z_max - params.low) / (params.high - params.low)
+    return params.floor + (1.0 - params.floor) * min(1.0, max(0.0, ramp))
+
+
+@dataclass(frozen=True)
+class Fused:
+    logit: float
+    contributions: dict[str, float]  # signal -> calibrated log-odds used
+
+
+def fuse(
+    candidates: Sequence[str],
+    scores: Mapping[str, Mapping[str, float]],
+    weights: Mapping[str, float],
+    calibrate: Callable[[str, float], float],
+) -> dict[str, Fused]:
+    """Weighted mean of calibrated log-odds per candidate.
+
+    ``scores[signal][candidate]`` is the raw score; a candidate missing from a signal is not
+    scored by it (its point has no such vector) and the mean runs over the others.
+    """
+    out: dict[str, Fused] = {}
+    for candidate in candidates:
+        total = weight_sum = 0.0
+        used: dict[str, float] = {}
+        for signal, by_candidate in scores.items():
+            raw = by_candidate.get(candidate)
+            weight = weights.get(signal, 0.0)
+            if raw is None or weight <= 0:
+                continue
+            logit = calibrate(signal, raw)
+            used[signal] = logit
+            total += weight * logit
+            weight_sum += weight
+        out[candidate] = Fused(total / weight_sum if weight_sum else -20.0, used)
+    return out
+
+
+def rrf(rankings: Sequence[Sequence[str]], *, k: int = 60) -> dict[str, float]:
+    """Reciprocal rank fusion: the fixed recipe, kept for comparison in ablations."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, candidate in enumerate(ranking, start=1):
+            scores[candidate] = scores.get(candidate, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
