@@ -1,0 +1,226 @@
+"""Sections to chunks that fit a token budget, on paragraph and sentence boundaries.
+
+Each section is cut into *units*: its sentences, and for a sentence over the budget, pieces
+of it cut at line breaks, else between words, else between characters (a URL, a base64
+blob). Units are packed greedily into chunks; a paragraph that does not fit in what is left
+of a chunk starts the next one, unless the chunk is less than half full (a heading, a short
+paragraph), which the paragraph's sentences then fill. The next chunk starts with the
+trailing units of the previous one that fit in ``overlap_tokens``.
+
+``count_tokens`` is a tokenizer call, so it runs once per unit (and a few times per piece of
+an over-long sentence), and the packing adds up those counts. Counts of parts do not always
+add up to the count of the whole (special tokens aside), so every chunk is counted once more
+before it is emitted and, if it is over, shortened by a unit until it fits. Every chunk
+therefore satisfies ``count_tokens(chunk.text) <= max_tokens``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from indexers.text.sections import TextChunk, TextSection
+from indexers.text.sentences import paragraph_spans, sentence_spans, strip_span
+
+TokenCounter = Callable[[str], int]
+
+# A paragraph that does not fit starts a new chunk only once the current one is this full.
+_PARAGRAPH_BREAK_FILL = 0.5
+_WHITESPACE = re.compile(r"\s+")
+_NEWLINE = re.compile(r"\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int  # without the special tokens every sequence gets
+    paragraph_start: bool
+
+
+class _Budget:
+    """``count_tokens`` with the per-sequence overhead ([CLS], [SEP]) taken out."""
+
+    def __init__(self, count_tokens: TokenCounter, max_tokens: int, overlap_tokens: int) -> None:
+        self.count = count_tokens
+        self.max_tokens = max_tokens
+        self.overhead = max(count_tokens(""), 0)
+        self.tokens = max_tokens - self.overhead
+        if self.tokens < 1:
+            raise ValueError(
+                f"max_tokens={max_tokens} leaves no room for text: an empty text already "
+                f"counts {self.overhead} tokens"
+            )
+        if not 0 <= overlap_tokens < self.tokens:
+            raise ValueError(
+                f"overlap_tokens must be at least 0 and below {self.tokens}, got {overlap_tokens}"
+            )
+        self.overlap = overlap_tokens
+
+    def content(self, text: str) -> int:
+        return max(self.count(text) - self.overhead, 1)
+
+
+def _cuts(text: str, start: int, window_end: int, end: int, level: int) -> list[int]:
+    """Where ``text[start:end]`` may be cut, up to ``window_end``: at level 0 line breaks,
+    1 spaces between words, 2 any character. Levels 0 and 1 also offer the first boundary
+    past the window (or ``end``), in case the window was estimated too short."""
+    if level == 2:
+        return list(range(start + 1, window_end + 1))
+    pattern = _NEWLINE if level == 0 else _WHITESPACE
+    cuts = [match.start() for match in pattern.finditer(text, start + 1, window_end)]
+    if window_end < end:
+        beyond = pattern.search(text, window_end, end)
+        cuts.append(beyond.start() if beyond else end)
+    else:
+        cuts.append(end)
+    return cuts
+
+
+def _largest_fitting_cut(
+    text: str, start: int, cuts: Sequence[int], guess: int, budget: _Budget
+) -> tuple[int, int] | None:
+    """Binary search for the longest ``text[start:cut]`` within budget: (end, tokens).
+
+    Token counts of prefixes are nearly but not strictly monotonic (a tokenizer may fold an
+    overlong word into one unknown token), so the search may settle on a shorter prefix than
+    the longest one; whatever it returns has been counted and fits.
+    """
+    low, high = -1, len(cuts)
+    found: tuple[int, int] | None = None
+    middle = min(max(bisect.bisect_right(cuts, guess) - 1, 0), len(cuts) - 1)
+    while low + 1 < high:
+        piece_end = strip_span(text, start, cuts[middle])[1]
+        tokens = budget.content(text[start:piece_end]) if piece_end > start else 0
+        if piece_end > start and tokens <= budget.tokens:
+            low, found = middle, (piece_end, tokens)
+        else:
+            high = middle
+        middle = (low + high) // 2
+    return found
+
+
+def _split_long_sentence(
+    text: str, start: int, end: int, tokens: int, budget: _Budget
+) -> Iterator[_Unit]:
+    """Pieces of one sentence that is over the budget, each within it."""
+    chars_per_token = (end - start) / max(tokens, 1)
+    target = max(int(budget.tokens * chars_per_token * 0.9), 1)
+    window = 2 * target + 1  # prefixes tried are about twice as long as a piece at most
+    position = start
+    while position < end:
+        found: tuple[int, int] | None = None
+        for level in range(3):
+            cuts = _cuts(text, position, min(position + window, end), end, level)
+            found = _largest_fitting_cut(text, position, cuts, position + target, budget)
+            if found is not None:
+                break
+        if found is None:
+            raise ValueError(
+                f"max_tokens={budget.max_tokens} is too small for a single character of the text"
+            )
+        piece_end, piece_tokens = found
+        yield _Unit(position, piece_end, piece_tokens, paragraph_start=position == start)
+        position = strip_span(text, piece_end, end)[0]
+
+
+def _units(text: str, budget: _Budget) -> list[_Unit]:
+    units: list[_Unit] = []
+    for paragraph_start, paragraph_end in paragraph_spans(text):
+        first = True
+        for start, end in sentence_spans(text, paragraph_start, paragraph_end):
+            tokens = budget.content(text[start:end])
+            if tokens <= budget.tokens:
+                units.append(_Unit(start, end, tokens, first))
+            else:
+                for piece in _split_long_sentence(text, start, end, tokens, budget):
+                    units.append(
+                        _Unit(piece.start, piece.end, piece.tokens, first and piece.paragraph_start)
+                    )
+            first = False
+    return units
+
+
+def _paragraph_tokens(units: Sequence[_Unit]) -> list[int]:
+    """For each unit that starts a paragraph, the tokens of the whole paragraph."""
+    totals = [0] * len(units)
+    running = 0
+    for index in range(len(units) - 1, -1, -1):
+        running += units[index].tokens
+        if units[index].paragraph_start:
+            totals[index] = running
+            running = 0
+    return totals
+
+
+def _pack(text: str, units: Sequence[_Unit], budget: _Budget) -> Iterator[tuple[int, int]]:
+    """Chunks as unit ranges ``[first, end)``; consecutive ranges overlap by a few units."""
+    paragraph_tokens = _paragraph_tokens(units)
+    first = 0  # the chunk's first unit (overlap included)
+    new = 0  # its first unit not in the previous chunk
+    while new < len(units):
+        tokens = sum(unit.tokens for unit in units[first:new])
+        while first < new and tokens + units[new].tokens > budget.tokens:
+            tokens -= units[first].tokens  # the overlap gives way to new text
+            first += 1
+        end = new
+        while end < len(units):
+            unit = units[end]
+            if end > new and unit.paragraph_start:
+                fits = tokens + paragraph_tokens[end] <= budget.tokens
+                if not fits and tokens >= budget.tokens * _PARAGRAPH_BREAK_FILL:
+                    break
+            if tokens + unit.tokens > budget.tokens:
+                break
+            tokens += unit.tokens
+            end += 1
+        # The sum of the parts is an estimate: count the chunk itself, shorten if over.
+        while budget.count(text[units[first].start : units[end - 1].end]) > budget.max_tokens:
+            if end - 1 > new:
+                end -= 1
+            elif first < new:
+                first += 1
+            else:
+                break  # one unit alone was counted exactly when it was made: it fits
+        yield first, end
+        overlap_start, overlap = end, 0
+        while overlap_start - 1 > first:
+            tokens_before = units[overlap_start - 1].tokens
+            if overlap + tokens_before > budget.overlap:
+                break
+            overlap += tokens_before
+            overlap_start -= 1
+        first, new = overlap_start, end
+
+
+def chunk_sections(
+    sections: Iterable[TextSection],
+    *,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    overlap_tokens: int = 32,
+) -> Iterator[TextChunk]:
+    """Split sections into chunks of at most ``max_tokens`` as counted by ``count_tokens``.
+
+    ``count_tokens`` counts special tokens too (``TextEmbedder.count_tokens``); the room they
+    take is measured once as ``count_tokens("")``. Chunks never cross sections; their
+    ``index`` runs across the whole document. Sections are consumed one at a time.
+    """
+    budget = _Budget(count_tokens, max_tokens, overlap_tokens)
+    index = 0
+    for section in sections:
+        text = section.text
+        units = _units(text, budget)
+        for first, end in _pack(text, units, budget):
+            start, stop = units[first].start, units[end - 1].end
+            yield TextChunk(
+                text=text[start:stop],
+                char_start=start,
+                char_end=stop,
+                page=section.page,
+                record=section.record,
+                index=index,
+            )
+            index += 1
