@@ -66,39 +66,52 @@ class _Budget:
 def _cuts(text: str, start: int, window_end: int, end: int, level: int) -> list[int]:
     """Where ``text[start:end]`` may be cut, up to ``window_end``: at level 0 line breaks,
     1 spaces between words, 2 any character. Levels 0 and 1 also offer the first boundary
-    past the window (or ``end``), in case the window was estimated too short."""
+    past the window (or ``end``) if it is not too far, in case the window was too short."""
     if level == 2:
         return list(range(start + 1, window_end + 1))
     pattern = _NEWLINE if level == 0 else _WHITESPACE
     cuts = [match.start() for match in pattern.finditer(text, start + 1, window_end)]
-    if window_end < end:
-        beyond = pattern.search(text, window_end, end)
-        cuts.append(beyond.start() if beyond else end)
-    else:
+    if window_end == end:
         cuts.append(end)
+    else:
+        reach = min(end, window_end + 2 * (window_end - start))
+        beyond = pattern.search(text, window_end, reach)
+        if beyond is not None:
+            cuts.append(beyond.start())
+        elif reach == end:
+            cuts.append(end)
     return cuts
 
 
 def _largest_fitting_cut(
     text: str, start: int, cuts: Sequence[int], guess: int, budget: _Budget
 ) -> tuple[int, int] | None:
-    """Binary search for the longest ``text[start:cut]`` within budget: (end, tokens).
+    """The longest ``text[start:cut]`` within budget, as (end, tokens), in a few counts.
 
-    Token counts of prefixes are nearly but not strictly monotonic (a tokenizer may fold an
-    overlong word into one unknown token), so the search may settle on a shorter prefix than
-    the longest one; whatever it returns has been counted and fits.
+    Starts at the estimated cut, extends by the room left while prefixes fit (counts are
+    nearly additive, so this converges in two or three steps) and bisects once one does not.
+    Counts of prefixes are not strictly monotonic (a tokenizer may fold an overlong word
+    into one unknown token), so the result may be shorter than the longest fitting prefix;
+    whatever is returned has been counted and fits.
     """
-    low, high = -1, len(cuts)
+    low, high = -1, len(cuts)  # cuts[low] fits, cuts[high] does not (sentinels outside)
     found: tuple[int, int] | None = None
-    middle = min(max(bisect.bisect_right(cuts, guess) - 1, 0), len(cuts) - 1)
+    probe = min(max(bisect.bisect_right(cuts, guess) - 1, 0), len(cuts) - 1)
     while low + 1 < high:
-        piece_end = strip_span(text, start, cuts[middle])[1]
-        tokens = budget.content(text[start:piece_end]) if piece_end > start else 0
-        if piece_end > start and tokens <= budget.tokens:
-            low, found = middle, (piece_end, tokens)
+        piece_end = strip_span(text, start, cuts[probe])[1]
+        tokens = budget.content(text[start:piece_end])
+        if tokens <= budget.tokens:
+            low, found = probe, (piece_end, tokens)
+            room = budget.tokens - tokens
+            chars_per_token = (piece_end - start) / tokens
+            target = cuts[probe] + int(room * chars_per_token)
+            probe = bisect.bisect_right(cuts, target, low + 1, high) - 1
+            probe = max(probe, low + 1)
         else:
-            high = middle
-        middle = (low + high) // 2
+            high = probe
+            probe = (low + high) // 2
+        if not low < probe < high:
+            probe = (low + high) // 2
     return found
 
 

@@ -28,16 +28,21 @@ _TERMINATOR = re.compile(
     """,
     re.VERBOSE,
 )
-# Words that end with a period but rarely end a sentence: they precede a name or a number.
+# Words that end with a period but rarely end a sentence: titles before a name, Latin
+# abbreviations. Those in _BEFORE_NUMBERS are abbreviations only before a number ("No. 5",
+# "Fig. 3", "Jan. 12"); elsewhere they are words that may end a sentence ("The answer is no.").
 _ABBREVIATIONS = frozenset(
     [
         "mr", "mrs", "ms", "mx", "dr", "prof", "sr", "jr", "st", "mt", "rev", "hon", "gen",
-        "col", "capt", "lt", "sgt", "cmdr", "gov", "sen", "rep", "pres", "supt", "e.g", "i.e",
-        "cf", "vs", "viz", "al", "fig", "figs", "eq", "eqs", "no", "nos", "vol", "vols", "pp",
-        "ch", "chap", "sec", "art", "ref", "refs", "approx", "ca", "incl", "dept", "est",
-        "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-        "mon", "tue", "wed", "thu", "fri", "sat", "sun", "p.m", "a.m", "u.s", "u.k", "u.n",
-        "ph.d", "m.d", "b.a", "m.a", "op", "ed", "eds", "trans",
+        "col", "capt", "lt", "sgt", "cmdr", "gov", "sen", "rep", "supt", "e.g", "i.e", "cf",
+        "vs", "viz", "al", "approx", "incl", "dept", "p.m", "a.m", "u.s", "u.k", "u.n", "ph.d",
+    ]
+)  # fmt: skip
+_BEFORE_NUMBERS = frozenset(
+    [
+        "no", "nos", "fig", "figs", "vol", "vols", "p", "pp", "eq", "eqs", "ch", "chap", "sec",
+        "art", "ref", "refs", "ca", "est", "op", "jan", "feb", "mar", "apr", "jun", "jul",
+        "aug", "sep", "sept", "oct", "nov", "dec",
     ]
 )  # fmt: skip
 _WORD_BEFORE = re.compile(r"[^\s(\[\"'\u201c\u2018\u00ab]+$")
@@ -82,7 +87,8 @@ def _is_boundary(text: str, start: int, match: re.Match[str]) -> bool:
     if word_match is None:
         return True
     word = word_match.group()
-    if word.lower() in _ABBREVIATIONS or word.lower().rstrip(".") in _ABBREVIATIONS:
+    lowered = word.lower().rstrip(".")
+    if lowered in _ABBREVIATIONS or (lowered in _BEFORE_NUMBERS and following[:1].isdigit()):
         return False
     if len(word) == 1 and word.isupper():
         return False  # an initial: "J. Smith"
