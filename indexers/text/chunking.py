@@ -28,6 +28,10 @@ TokenCounter = Callable[[str], int]
 
 # A paragraph that does not fit starts a new chunk only once the current one is this full.
 _PARAGRAPH_BREAK_FILL = 0.5
+# Sections up to this many characters per token of budget are first counted whole: most
+# records and short files then cost one count instead of one per sentence. (Text runs at
+# about 4 to 5 characters per token, so longer ones seldom fit.)
+_SHORT_SECTION_CHARS_PER_TOKEN = 5
 _WHITESPACE = re.compile(r"\s+")
 _NEWLINE = re.compile(r"\n")
 
@@ -208,6 +212,19 @@ def _pack(text: str, units: Sequence[_Unit], budget: _Budget) -> Iterator[tuple[
         first, new = overlap_start, end
 
 
+def _chunk_spans(text: str, budget: _Budget) -> Iterator[tuple[int, int]]:
+    start, stop = strip_span(text, 0, len(text))
+    if start == stop:
+        return
+    short = stop - start <= budget.tokens * _SHORT_SECTION_CHARS_PER_TOKEN
+    if short and budget.count(text[start:stop]) <= budget.max_tokens:
+        yield start, stop
+        return
+    units = _units(text, budget)
+    for first, end in _pack(text, units, budget):
+        yield units[first].start, units[end - 1].end
+
+
 def chunk_sections(
     sections: Iterable[TextSection],
     *,
@@ -225,9 +242,7 @@ def chunk_sections(
     index = 0
     for section in sections:
         text = section.text
-        units = _units(text, budget)
-        for first, end in _pack(text, units, budget):
-            start, stop = units[first].start, units[end - 1].end
+        for start, stop in _chunk_spans(text, budget):
             yield TextChunk(
                 text=text[start:stop],
                 char_start=start,

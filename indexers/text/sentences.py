@@ -2,10 +2,11 @@
 
 Spans are ``(start, end)`` offsets into the text with surrounding whitespace excluded, and
 together they cover every non-whitespace character. The sentence splitter is a regex with a
-few rules, not a model: it errs towards *not* splitting (a missed boundary only makes a
-sentence longer), and handles abbreviations ("e.g.", "Dr."), initials ("J. R. R."), numbered
-list markers, decimals ("3.14", no space after the point) and CJK sentence ends (U+3002
-ideographic full stop, fullwidth ! and ?), which need no space after them.
+few rules, not a model. It handles abbreviations ("e.g.", "Dr.", "etc."), initials
+("J. R. R."), numbered list markers, decimals ("3.14": no space after the point),
+all-lowercase text ("tested. the results": still two sentences) and CJK sentence ends
+(U+3002 ideographic full stop, fullwidth ! and ?), which need no space after them. A missed
+boundary only makes a sentence longer, and a wrong one only a chunk boundary less tidy.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ _BEFORE_NUMBERS = frozenset(
         "aug", "sep", "sept", "oct", "nov", "dec",
     ]
 )  # fmt: skip
+# Abbreviations that also end sentences: a lowercase word after them continues the sentence.
+_BEFORE_LOWERCASE = frozenset(
+    ["etc", "esp", "resp", "approx", "avg", "min", "max", "univ", "assoc", "govt", "misc"]
+)
 _WORD_BEFORE = re.compile(r"[^\s(\[\"'\u201c\u2018\u00ab]+$")
 _LIST_MARKER = re.compile(r"(?:\d{1,3}|[A-Za-z]|[ivxlcdm]{1,5})")
 
@@ -76,10 +81,9 @@ def _is_boundary(text: str, start: int, match: re.Match[str]) -> bool:
     if match.group("cjk"):
         return True
     following = text[match.end() : match.end() + 40].lstrip()
-    if following[:1].islower():
-        return False  # "e.g. the", "Really?" he asked, an unknown abbreviation mid-sentence
-    if not match.group("latin").endswith("."):
-        return True
+    lower_next = following[:1].islower()
+    if match.group("latin") != ".":
+        return not lower_next  # '"Really?" he asked', "Wait... no"
     # A bounded look back keeps this linear on long paragraphs.
     word_match = _WORD_BEFORE.search(
         text, max(start, match.start("latin") - 64), match.start("latin")
@@ -90,6 +94,8 @@ def _is_boundary(text: str, start: int, match: re.Match[str]) -> bool:
     lowered = word.lower().rstrip(".")
     if lowered in _ABBREVIATIONS or (lowered in _BEFORE_NUMBERS and following[:1].isdigit()):
         return False
+    if lowered in _BEFORE_LOWERCASE and lower_next:
+        return False  # "etc. and so on", but "etc. The next"
     if len(word) == 1 and word.isupper():
         return False  # an initial: "J. Smith"
     if "." in word and all(len(part) <= 1 for part in word.split(".")):

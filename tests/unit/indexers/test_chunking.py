@@ -124,7 +124,7 @@ def check_invariants(
         ),
         (
             "1. First item\n2. Second item. Then prose.\na. sub item",
-            ["1. First item\n2. Second item.", "Then prose.\na. sub item"],
+            ["1. First item\n2. Second item.", "Then prose.", "a. sub item"],
         ),
         (
             "Version 2.0.1 is out. Visit example.com/x.html today. Pi is 3.14159. End",
@@ -133,6 +133,16 @@ def check_invariants(
                 "Visit example.com/x.html today.",
                 "Pi is 3.14159.",
                 "End",
+            ],
+        ),
+        (
+            "the wing was tested . the results were good. see fig. 3, etc. and so on. etc. The end",
+            [
+                "the wing was tested .",
+                "the results were good.",
+                "see fig. 3, etc. and so on.",
+                "etc.",
+                "The end",
             ],
         ),
         ("No terminator at all", ["No terminator at all"]),
@@ -306,6 +316,14 @@ def test_count_tokens_is_called_a_linear_number_of_times() -> None:
     units = 300 * 8
     assert counter.calls <= units + len(chunks) + 1 + 10
     assert counter.chars <= 3 * len(text)
+
+
+def test_a_short_section_costs_one_count() -> None:
+    counter = CountingCounter(words)
+    records = [section(f"Record {n}. It has two sentences.", record=n) for n in range(100)]
+    chunks = list(chunk_sections(records, count_tokens=counter, max_tokens=64))
+    assert [c.text for c in chunks] == [r.text for r in records]
+    assert counter.calls == 1 + 100  # the overhead, then one count per record
 
 
 def test_count_tokens_stays_linear_for_text_without_sentences() -> None:
