@@ -141,7 +141,7 @@ def _collect(root: lxml.etree._Element) -> list[str]:
 
 
 def _title(root: lxml.etree._Element) -> str | None:
-    for path in ("//title", "//h1"):
+    for path in ("/html/head/title", "//title[not(ancestor::svg)]", "//h1"):
         for element in root.xpath(path):
             title = _SPACE.sub(" ", lxml.etree.tostring(element, method="text", encoding="unicode"))
             if title.strip():

@@ -23,8 +23,10 @@ logger = logging.getLogger(__name__)
 
 _HEADER_WINDOW = 1024  # readers accept a %PDF- header anywhere in the first kilobyte
 
-# PDF text is laid out in lines; pdfium ends each with CRLF. Hyphenation is left alone:
-# joining "exam-" and "ple" would also join "well-" and "known".
+# pdfium ends each line with CRLF, and where a line ends in a hyphen it judges to break a
+# word ("exam-" / "ple") it joins the lines and leaves U+0002 in place of the hyphen. The
+# word is what people search for, so the marker is dropped: "example".
+_LINE_END_HYPHEN = "\x02"
 
 
 def _open_error(path: Path, exc: Exception) -> ExtractionError:
@@ -61,7 +63,7 @@ def _has_images(page: pdfium.PdfPage) -> bool:
 
 def _metadata_title(document: pdfium.PdfDocument) -> str | None:
     try:
-        title = str(document.get_metadata_value("Title")).strip()
+        title = " ".join(tidy_text(str(document.get_metadata_value("Title"))).split())
     except pdfium.PdfiumError:
         return None
     return title or None
@@ -73,6 +75,8 @@ def pdf_sections(path: Path) -> Iterator[TextSection]:
         document = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
         raise _open_error(path, exc) from exc
+    except OSError as exc:  # gone since the header was read
+        raise ExtractionError(path, f"cannot read the file: {exc.strerror or exc}") from exc
     try:
         title = _metadata_title(document)
         pages = len(document)
@@ -91,7 +95,7 @@ def pdf_sections(path: Path) -> Iterator[TextSection]:
             try:
                 textpage = page.get_textpage()
                 try:
-                    text = tidy_text(textpage.get_text_bounded())
+                    text = tidy_text(textpage.get_text_bounded().replace(_LINE_END_HYPHEN, ""))
                 finally:
                     textpage.close()
                 if text.strip():

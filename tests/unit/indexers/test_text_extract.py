@@ -56,6 +56,21 @@ def _error(path: Path, **options: object) -> ExtractionError:
     return info.value
 
 
+def test_all_is_honest() -> None:
+    import types
+
+    import indexers.text as package
+
+    public = {
+        name
+        for name, value in vars(package).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(package.__all__)
+    assert {"TextSection", "TextChunk", "TEXT_EXTENSIONS", "extract_sections"} <= public
+    assert {"chunk_sections", "ExtractionError"} <= public
+
+
 def test_extensions_are_the_contract() -> None:
     assert (
         frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl"})
@@ -333,6 +348,16 @@ def test_pdf_without_title(tmp_path: Path) -> None:
     (section,) = _sections(write_pdf(tmp_path / "a.pdf", ["Text with €, é and \\ (parens)."]))
     assert section.title is None
     assert section.text == "Text with €, é and \\ (parens)."
+
+
+def test_pdf_words_hyphenated_across_lines_are_joined(tmp_path: Path) -> None:
+    path = write_pdf(tmp_path / "h.pdf", ["An exam-\nple of hyphen-\nation.\nNext line."])
+    assert _only_text(path) == "An example of hyphenation.\nNext line."
+
+
+def test_pdf_title_whitespace_is_normalised(tmp_path: Path) -> None:
+    (section,) = _sections(write_pdf(tmp_path / "t.pdf", ["Text."], title="  Annual\tReport  "))
+    assert section.title == "Annual Report"
 
 
 def test_pdf_is_read_page_by_page(tmp_path: Path) -> None:
