@@ -107,6 +107,8 @@ def _largest_fitting_cut(
         if tokens <= budget.tokens:
             low, found = probe, (piece_end, tokens)
             room = budget.tokens - tokens
+            if room == 0:
+                break
             chars_per_token = (piece_end - start) / tokens
             target = cuts[probe] + int(room * chars_per_token)
             probe = bisect.bisect_right(cuts, target, low + 1, high) - 1
@@ -237,8 +239,14 @@ def chunk_sections(
     ``count_tokens`` counts special tokens too (``TextEmbedder.count_tokens``); the room they
     take is measured once as ``count_tokens("")``. Chunks never cross sections; their
     ``index`` runs across the whole document. Sections are consumed one at a time.
+
+    Raises ``ValueError`` at once if ``max_tokens`` leaves no room for text or
+    ``overlap_tokens`` is not below that room.
     """
-    budget = _Budget(count_tokens, max_tokens, overlap_tokens)
+    return _chunks(sections, _Budget(count_tokens, max_tokens, overlap_tokens))
+
+
+def _chunks(sections: Iterable[TextSection], budget: _Budget) -> Iterator[TextChunk]:
     index = 0
     for section in sections:
         text = section.text

@@ -95,14 +95,20 @@ class _RecordReader:
             raise ExtractionError(self.path, "no text found: the file holds no records")
         if tally.with_field == 0:
             raise ExtractionError(self.path, f"no record has the text field {self.text_field!r}")
+        if tally.yielded == 0:
+            if tally.not_text:
+                raise ExtractionError(
+                    self.path,
+                    f"no record has text in the field {self.text_field!r} "
+                    f"({len(tally.not_text)} hold other JSON values)",
+                )
+            raise ExtractionError(self.path, "no text found: every record's text is empty")
         for skipped, why in ((tally.missing, "lack"), (tally.not_text, "have no text in")):
             if skipped:
                 logger.warning(
                     "%s: skipped %d of %d records that %s the field %r (first: record %s)",
                     name, len(skipped), tally.records, why, self.text_field, skipped[0],
                 )  # fmt: skip
-        if tally.yielded == 0:
-            raise ExtractionError(self.path, "no text found: every record's text is empty")
 
 
 def _open(path: Path) -> tuple[IO[bytes], str]:

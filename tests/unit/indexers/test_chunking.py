@@ -358,14 +358,9 @@ def test_sections_are_consumed_lazily() -> None:
     ],
 )
 def test_bad_limits_are_refused(max_tokens: int, overlap: int, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        list(
-            chunk_sections(
-                [section("text")],
-                count_tokens=words,
-                max_tokens=max_tokens,
-                overlap_tokens=overlap,
-            )
+    with pytest.raises(ValueError, match=message):  # at the call, before any iteration
+        chunk_sections(
+            [section("text")], count_tokens=words, max_tokens=max_tokens, overlap_tokens=overlap
         )
 
 

@@ -9,6 +9,8 @@ from collections.abc import Generator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import indexers.text.json_records as json_records
 from indexers.text import (
@@ -478,8 +480,10 @@ def test_records_whose_field_is_not_text(tmp_path: Path, caplog: pytest.LogCaptu
     with caplog.at_level(logging.WARNING):
         assert [s.record for s in _sections(path)] == [1]
     assert "skipped 2 of 3 records that have no text in the field 'text'" in caplog.text
-    only_numbers = _write(tmp_path, "n.jsonl", '{"text": 42}\n')
-    assert "no text found" in _error(only_numbers).reason
+    only_numbers = _write(tmp_path, "n.jsonl", '{"text": 42}\n{"text": [1]}\n')
+    assert _error(only_numbers).reason == (
+        "no record has text in the field 'text' (2 hold other JSON values)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -583,3 +587,44 @@ def test_invalid_utf8_in_jsonl_names_the_line(
 def test_binary_file_named_jsonl(tmp_path: Path) -> None:
     error = _error(_write(tmp_path, "x.jsonl", b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4))
     assert error.reason.startswith("not a text file: binary content")
+
+
+# --- robustness: whatever the bytes, an ExtractionError or sections, nothing else ------------
+
+_VALID_PDF = build_pdf(["Some text on page one.", "And page two."], title="T")
+
+
+@st.composite
+def _damaged_pdf(draw: st.DrawFn) -> bytes:
+    data = bytearray(_VALID_PDF)
+    for _ in range(draw(st.integers(min_value=1, max_value=20))):
+        position = draw(st.integers(min_value=0, max_value=len(data) - 1))
+        data[position] = draw(st.integers(min_value=0, max_value=255))
+    return bytes(data[: draw(st.integers(min_value=0, max_value=len(data)))])
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    suffix=st.sampled_from(sorted(TEXT_EXTENSIONS)),
+    content=st.one_of(
+        st.binary(max_size=3000),
+        st.text(max_size=1000).map(lambda text: text.encode("utf-8")),
+        _damaged_pdf(),
+    ),
+)
+def test_any_bytes_give_sections_or_an_extraction_error(
+    tmp_path: Path, suffix: str, content: bytes
+) -> None:
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(content)
+    try:
+        sections = list(extract_sections(path))
+    except ExtractionError:
+        return
+    assert sections
+    for section in sections:
+        assert section.text.strip()
