@@ -46,7 +46,7 @@ def units_for(
 def text_units(
     source: SourceFile, models: ModelRegistry, settings: IndexSettings
 ) -> Iterator[UnitDraft]:
-    from indexers.text import chunk_sections, extract_sections  # type: ignore[import-not-found]
+    from indexers.text import chunk_sections, extract_sections
 
     embedder = models.text()
     sections = extract_sections(

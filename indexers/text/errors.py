@@ -1,6 +1,6 @@
 """Errors for one file whose text cannot be extracted.
 
-The tree (under :class:`rag.errors.BadInputError`)::
+The tree (under :class:`indexers.errors.ExtractionError`, a ``BadInputError``)::
 
     ExtractionError              this file's text cannot be extracted (bad-input, 400)
     ├── FileTooLargeError        over ``max_bytes`` (also a PayloadTooLargeError, 413)
@@ -16,10 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rag.errors import BadInputError, PayloadTooLargeError, UnsupportedMediaError
+from indexers.errors import ExtractionError as FileExtractionError
+from rag.errors import PayloadTooLargeError, UnsupportedMediaError
 
 
-class ExtractionError(BadInputError):
+class ExtractionError(FileExtractionError):
     """One file's text could not be extracted; other files can still be indexed."""
 
     def __init__(

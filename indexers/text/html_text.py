@@ -13,8 +13,8 @@ import codecs
 import re
 from pathlib import Path
 
-import lxml.etree  # type: ignore[import-untyped]  # lxml ships no type information
-import lxml.html  # type: ignore[import-untyped]
+import lxml.etree
+import lxml.html
 
 from indexers.text.decoding import decode_text
 from indexers.text.errors import ExtractionError

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import pypdfium2 as pdfium  # type: ignore[import-untyped]  # ships no type information
-import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from indexers.text.decoding import tidy_text
 from indexers.text.errors import ExtractionError
