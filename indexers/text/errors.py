@@ -55,6 +55,8 @@ class ExtractionError(FileExtractionError):
 
 
 class FileTooLargeError(ExtractionError, PayloadTooLargeError):
+    code = PayloadTooLargeError.code
+
     def __init__(self, path: Path, *, size: int, max_bytes: int) -> None:
         super().__init__(
             path,
@@ -67,4 +69,4 @@ class FileTooLargeError(ExtractionError, PayloadTooLargeError):
 
 
 class UnsupportedFormatError(ExtractionError, UnsupportedMediaError):
-    pass
+    code = UnsupportedMediaError.code

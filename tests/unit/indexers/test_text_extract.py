@@ -137,7 +137,7 @@ def test_empty_text_is_refused(tmp_path: Path, content: bytes) -> None:
     error = _error(_write(tmp_path, "empty.txt", content))
     assert "no text found" in error.reason
     assert isinstance(error, BadInputError)
-    assert error.code == "bad-input"
+    assert error.code == "extraction-failed"
 
 
 @pytest.mark.parametrize(
