@@ -134,14 +134,23 @@ class Searcher:
         )
 
     # -- retrieval and fusion ------------------------------------------------------------
-    def _signals(self, query: EncodedQuery, options: SearchOptions) -> dict[str, Any]:
+    def _signals(
+        self, modality: Modality, query: EncodedQuery, options: SearchOptions
+    ) -> dict[str, Any]:
         vectors = {
             TEXT_DENSE: query.text_vector,
             CLIP_TEXT: query.clip_text_vector,
             CLIP_IMAGE: query.clip_image_vector,
             LEXICAL: query.sparse,
         }
+        if modality is not Modality.IMAGE and self._clip_is_random():
+            # Random CLIP weights only add noise to text and speech ranking; for images they
+            # are all there is (and results say so in their warnings).
+            vectors[CLIP_TEXT] = vectors[CLIP_IMAGE] = None
         return {s: v for s, v in vectors.items() if v is not None and s in options.signals}
+
+    def _clip_is_random(self) -> bool:
+        return self.models.status()["clip"].warning is not None
 
     def _retrieve(
         self,
@@ -152,7 +161,7 @@ class Searcher:
         options: SearchOptions,
     ) -> list[Candidate]:
         name = collection_name(self.settings.store.collection_prefix, modality)
-        signals = self._signals(query, options)
+        signals = self._signals(modality, query, options)
         if not signals or not self.store.collection_exists(name):
             return []
         order = list(signals)

@@ -1,0 +1,250 @@
+"""Run an evaluation dataset through the real pipeline: index its corpus into an isolated
+collection prefix, search every query, score the ranking per query, modality and direction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.dataset import Dataset, QueryItem
+from eval.metrics import evaluate, latency, mean
+from indexers.pipeline import Indexer
+from indexers.report import IndexReport
+from rag.models import ModelRegistry
+from rag.search.pipeline import Searcher, SearchOptions
+from rag.search.request import SearchRequest
+from rag.settings import Settings
+from rag.store import VectorStore
+from rerankers.calibration import CLIP_IMAGE, CLIP_TEXT, LEXICAL, TEXT_DENSE, Calibration
+
+logger = logging.getLogger(__name__)
+
+DENSE = (TEXT_DENSE, CLIP_TEXT, CLIP_IMAGE)
+ALL_SIGNALS = (*DENSE, LEXICAL)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str
+    options: SearchOptions
+    rerank_depth: int
+
+
+def ablations(rerank_depth: int = 30) -> list[RunConfig]:
+    """Each stage added in turn: what it contributes, measured on the same data."""
+    return [
+        RunConfig("dense", SearchOptions(signals=DENSE, fusion="fixed", calibrate=False), 0),
+        RunConfig(
+            "+sparse (rrf)", SearchOptions(signals=ALL_SIGNALS, fusion="rrf", calibrate=False), 0
+        ),
+        RunConfig("+calibration (adaptive)", SearchOptions(signals=ALL_SIGNALS), 0),
+        RunConfig("+rerank", SearchOptions(signals=ALL_SIGNALS), rerank_depth),
+    ]
+
+
+FULL = RunConfig("full", SearchOptions(signals=ALL_SIGNALS), 30)
+
+
+@dataclass
+class IndexedDataset:
+    """Where a dataset's corpus lives in the index, and how hits map back to corpus ids."""
+
+    settings: Settings
+    text_source: str | None
+    text_ids: list[str]
+    file_ids: dict[str, str]  # source uri -> corpus id
+    report: IndexReport | None = None
+
+    def corpus_id(self, payload: dict[str, Any]) -> str | None:
+        source = payload.get("source")
+        if source == self.text_source:
+            record = (payload.get("locator") or {}).get("record")
+            if isinstance(record, int) and 0 <= record < len(self.text_ids):
+                return self.text_ids[record]
+            return None
+        return self.file_ids.get(str(source))
+
+
+def eval_settings(settings: Settings, dataset: Dataset) -> Settings:
+    """An isolated store (``<data dir>/eval``) and collection prefix per dataset."""
+    digest = hashlib.sha256(str(dataset.root.resolve()).encode()).hexdigest()[:8]
+    slug = "".join(c if c.isalnum() else "_" for c in dataset.name.lower())[:24]
+    return settings.model_copy(
+        update={
+            "data_dir": settings.data_dir / "eval",
+            "store": settings.store.model_copy(update={"collection_prefix": f"ev_{slug}_{digest}"}),
+        }
+    )
+
+
+def index_dataset(
+    dataset: Dataset, settings: Settings, models: ModelRegistry, store: VectorStore
+) -> IndexedDataset:
+    """Index the corpus (idempotent: a second run finds everything unchanged)."""
+    work = settings.data_dir / "datasets" / settings.store.collection_prefix
+    work.mkdir(parents=True, exist_ok=True)
+    text_items = [item for item in dataset.corpus if item.file is None]
+    text_source = None
+    paths: list[Path] = []
+    if text_items:
+        corpus_file = work / "corpus-text.jsonl"
+        content = "".join(
+            json.dumps({"_id": i.id, "title": i.title or "", "text": i.text or ""}) + "\n"
+            for i in text_items
+        )
+        if not corpus_file.is_file() or corpus_file.read_text() != content:
+            corpus_file.write_text(content)
+        text_source = corpus_file.resolve().as_posix()
+        paths.append(corpus_file)
+    file_ids: dict[str, str] = {}
+    for item in dataset.corpus:
+        if item.file is not None:
+            file_ids[item.file.resolve().as_posix()] = item.id
+            paths.append(item.file)
+    indexer = Indexer(settings, models, store)
+    report = indexer.index_paths(paths, recursive=False)
+    if not report.ok:
+        failed = report.to_json()["failed"][:5]
+        logger.warning(
+            "%d corpus file(s) failed to index: %s", len(report.to_json()["failed"]), failed
+        )
+    return IndexedDataset(settings, text_source, [i.id for i in text_items], file_ids, report)
+
+
+@dataclass
+class QueryResult:
+    query_id: str
+    direction: str
+    ranking: dict[str, float]
+    ms: float
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    dataset: str
+    config: str
+    results: list[QueryResult] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, dataset: Dataset) -> dict[str, Any]:
+        run = {r.query_id: r.ranking for r in self.results}
+        ran = {r.query_id for r in self.results}
+        per_query = evaluate({q: d for q, d in dataset.qrels.items() if q in ran}, run)
+        directions: dict[str, list[str]] = {}
+        for r in self.results:
+            if r.query_id in per_query:
+                directions.setdefault(r.direction, []).append(r.query_id)
+        return {
+            "dataset": self.dataset,
+            "config": self.config,
+            "meta": self.meta,
+            "metrics": {
+                "all": mean(
+                    per_query, [r.query_id for r in self.results if r.query_id in per_query]
+                )
+            }
+            | {
+                "by_direction": {
+                    d: mean(per_query, ids) | {"queries": len(ids)}
+                    for d, ids in sorted(directions.items())
+                }
+            },
+            "latency": latency([r.ms for r in self.results]),
+            "errors": [{"query": r.query_id, "error": r.error} for r in self.results if r.error],
+            "per_query": per_query,
+        }
+
+
+def run_queries(
+    dataset: Dataset,
+    indexed: IndexedDataset,
+    searcher: Searcher,
+    config: RunConfig,
+    *,
+    k: int = 100,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    queries = dataset.judged_queries[:limit] if limit else dataset.judged_queries
+    result = RunResult(dataset.name, config.name)
+    for n, query in enumerate(queries, 1):
+        started = time.perf_counter()
+        try:
+            response = searcher.search(
+                _request(query, k, config.rerank_depth), tenant="default", options=config.options
+            )
+        except Exception as exc:  # noqa: BLE001 - one failing query is recorded, not fatal
+            result.results.append(
+                QueryResult(query.id, dataset.direction(query), {}, 0.0, str(exc))
+            )
+            continue
+        ms = (time.perf_counter() - started) * 1000
+        ranking: dict[str, float] = {}
+        for hit in response.results:
+            doc = indexed.corpus_id(_hit_payload(hit))
+            if doc is not None and doc not in ranking:
+                ranking[doc] = hit.score - len(ranking) * 1e-9  # keep the pipeline's order
+        result.results.append(QueryResult(query.id, dataset.direction(query), ranking, ms))
+        if progress:
+            progress(n, len(queries))
+    return result
+
+
+def _hit_payload(hit: Any) -> dict[str, Any]:
+    return {"source": hit.source, "locator": hit.locator.model_dump()}
+
+
+def _request(query: QueryItem, k: int, rerank_depth: int) -> SearchRequest:
+    if query.file is None:
+        return SearchRequest(text=query.text, k=k, rerank_depth=rerank_depth)
+    data = query.file.read_bytes()
+    if query.modality.value == "image":
+        return SearchRequest(text=query.text, image=data, k=k, rerank_depth=rerank_depth)
+    return SearchRequest(text=query.text, audio=data, k=k, rerank_depth=rerank_depth)
+
+
+def build_searcher(
+    settings: Settings, models: ModelRegistry, store: VectorStore, calibration: Calibration
+) -> Searcher:
+    return Searcher(settings, models, store, calibration)
+
+
+def evaluate_configs(
+    dataset: Dataset,
+    settings: Settings,
+    models: ModelRegistry,
+    calibration: Calibration,
+    configs: Sequence[RunConfig],
+    *,
+    limit: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Index the dataset into its isolated store, then run every config on it."""
+    from rag.store import open_store
+
+    isolated = eval_settings(settings, dataset)
+    store = open_store(isolated)
+    try:
+        indexed = index_dataset(dataset, isolated, models, store)
+        searcher = build_searcher(isolated, models, store, calibration)
+        outputs = []
+        for config in configs:
+            step = (lambda n, total, c=config.name: progress(c, n, total)) if progress else None
+            run = run_queries(dataset, indexed, searcher, config, limit=limit, progress=step)
+            run.meta = {
+                "models": {k: models.version(k) for k in ("text", "clip", "whisper")},
+                "clip_random": bool(models.status()["clip"].warning),
+                "calibration": calibration.version,
+                "rerank_depth": config.rerank_depth,
+            }
+            outputs.append(run.to_json(dataset))
+        return outputs
+    finally:
+        store.close()
