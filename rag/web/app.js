@@ -227,6 +227,7 @@ function renderHit(hit) {
   const fragment = ui.template.content.cloneNode(true);
   const card = fragment.querySelector(".card");
   const modality = String(hit.modality);
+  card.dataset.id = hit.id;
   card.dataset.modality = modality;
   card.dataset.sourceName = hit.source_name;
 
