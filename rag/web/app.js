@@ -232,8 +232,9 @@ function renderHit(hit) {
   card.dataset.sourceName = hit.source_name;
 
   const badge = field(card, "modality");
-  badge.textContent = MODALITY_LABELS[modality] || modality;
-  badge.classList.add(`badge-${modality in MODALITY_LABELS ? modality : "other"}`);
+  const known = Object.hasOwn(MODALITY_LABELS, modality);
+  badge.textContent = known ? MODALITY_LABELS[modality] : modality;
+  badge.classList.add(`badge-${known ? modality : "other"}`);
 
   const score = Number(hit.score);
   field(card, "meter").value = score;
@@ -340,7 +341,7 @@ function showError(message) {
   ui.status.textContent = "The search failed.";
 }
 
-function render(response) {
+function render(response, typed) {
   renderWarnings(response.warnings);
   renderQueryInfo(response.query);
   renderTimings(response.timings_ms);
@@ -348,7 +349,8 @@ function render(response) {
   for (const hit of response.results || []) cards.append(renderHit(hit));
   ui.results.append(cards);
   const n = ui.results.childElementCount;
-  const what = response.query?.text ? ` for “${response.query.text}”` : "";
+  // The typed text only: for an audio query the service's query text is the transcript.
+  const what = typed ? ` for “${typed}”` : "";
   ui.status.textContent = n === 0 ? `No results${what}.` : `${n} result${n === 1 ? "" : "s"}${what}.`;
 }
 
@@ -423,6 +425,7 @@ async function search(event) {
   }
   const controller = new AbortController();
   inFlight = controller;
+  const typed = ui.query.value.trim();
   const { headers: requestHeaders, body } = buildRequest();
   setBusy(true);
   try {
@@ -435,7 +438,7 @@ async function search(event) {
     const payload = await readBody(response);
     if (!response.ok) throw new ProblemError(response.status, payload);
     if (controller !== inFlight) return;
-    render(payload);
+    render(payload, typed);
   } catch (error) {
     if (controller !== inFlight || error.name === "AbortError") return;
     let message = error instanceof ProblemError ? error.message : `Could not reach the service (${error.message}).`;
