@@ -1,0 +1,1 @@
+"""The search page: static HTML, one JS module and one stylesheet, served by rag.api.page."""
