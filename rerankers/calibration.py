@@ -127,11 +127,26 @@ class Calibration:
         return path
 
 
+PACKAGED_DEFAULT = "default_calibration.json"
+
+
+def packaged_default() -> Calibration:
+    """The calibration fitted on the shared dev sets with the bundled models (shipped with
+    mmrag; see its ``source`` and ``stats``), or the built-in defaults if it is absent."""
+    from importlib.resources import files
+
+    resource = files("rerankers").joinpath(PACKAGED_DEFAULT)
+    if not resource.is_file():
+        return Calibration()
+    return Calibration.from_json(json.loads(resource.read_text()))
+
+
 def load_calibration(folder: Path) -> Calibration:
-    """The current fitted calibration under ``folder``, or the defaults when none is fitted."""
+    """The current calibration fitted under ``folder`` (``mmrag calibrate``), else the
+    packaged default."""
     pointer = folder / "current.json"
     if not pointer.is_file():
-        return Calibration()
+        return packaged_default()
     try:
         name = json.loads(pointer.read_text())["current"]
         return Calibration.from_json(json.loads((folder / Path(name).name).read_text()))

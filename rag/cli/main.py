@@ -318,6 +318,16 @@ def serve(
     )
 
 
+def _register_subcommands() -> None:
+    from rag.cli.eval_cmd import calibrate, eval_app
+
+    app.add_typer(eval_app, name="eval")
+    app.command()(_domain_errors(calibrate))
+
+
+_register_subcommands()
+
+
 def main() -> None:
     try:
         app()

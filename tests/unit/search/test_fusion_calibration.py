@@ -14,6 +14,7 @@ from rerankers.calibration import (
     Logistic,
     fit_logistic,
     load_calibration,
+    packaged_default,
 )
 from rerankers.fusion import fuse, reliability, rrf, sigmoid
 
@@ -74,7 +75,7 @@ def test_fit_needs_both_classes() -> None:
 
 
 def test_calibration_round_trip_and_current_pointer(tmp_path: Path) -> None:
-    assert load_calibration(tmp_path).version == "default"
+    assert load_calibration(tmp_path).version == packaged_default().version
     calibration = Calibration(
         params={"audio": {"text": Logistic(10.0, -5.0)}}, version="v1", source="speech"
     )

@@ -1,0 +1,163 @@
+"""``mmrag eval ...`` and ``mmrag calibrate``: measure retrieval quality, fit calibration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+eval_app = typer.Typer(
+    help="Evaluate retrieval quality per modality and direction.", no_args_is_help=True
+)
+
+CONVERTER_NAMES = ("msmarco", "cranfield", "speech", "coco", "mixed")
+
+
+def _default_shared() -> Path:
+    return Path.cwd().parent / "shared" / "data"
+
+
+@eval_app.command("convert")
+def convert(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(CONVERTER_NAMES)}.")],
+    out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
+    shared: Annotated[
+        Path | None, typer.Option(help="The shared test material (default ../shared/data).")
+    ] = None,
+) -> None:
+    """Turn shared test material into an evaluation dataset."""
+    from eval.converters import CONVERTERS
+
+    if name not in CONVERTERS:
+        typer.echo(
+            f"error: unknown dataset {name!r}; choose from {', '.join(CONVERTERS)}", err=True
+        )
+        raise typer.Exit(2)
+    source = shared or _default_shared()
+    if not source.is_dir():
+        typer.echo(f"error: shared material not found at {source} (use --shared)", err=True)
+        raise typer.Exit(2)
+    folder = CONVERTERS[name](source, out)
+    typer.echo(f"wrote {folder}")
+
+
+@eval_app.command("run")
+def run(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder (see eval/dataset.py).")],
+    out: Annotated[Path, typer.Option(help="Where to write the run JSON.")],
+    ablations: Annotated[
+        bool, typer.Option(help="Also run dense only, + sparse, + calibration, + rerank.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="Only the first N judged queries.")] = None,
+) -> None:
+    """Index the dataset into an isolated collection prefix and score every query."""
+    from rich.console import Console
+
+    from eval.dataset import load_dataset
+    from eval.runner import FULL, evaluate_configs
+    from eval.runner import ablations as ablation_configs
+    from rag.cli.main import _settings_and_logging
+    from rag.models import ModelRegistry
+    from rerankers.calibration import load_calibration
+
+    console = Console(stderr=True)
+    settings = _settings_and_logging(console)
+    data = load_dataset(dataset)
+    configs = ablation_configs(settings.search.rerank_depth) if ablations else [FULL]
+    with console.status("indexing and searching...") as status:
+
+        def progress(config: str, n: int, total: int) -> None:
+            status.update(f"{config}: query {n}/{total}")
+
+        runs = evaluate_configs(
+            data,
+            settings,
+            ModelRegistry(settings),
+            load_calibration(settings.calibration_dir),
+            configs,
+            limit=limit,
+            progress=progress,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"dataset": data.name, "runs": runs}, indent=2) + "\n")
+    _print_runs(runs)
+    typer.echo(f"wrote {out}")
+
+
+def _print_runs(runs: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="retrieval quality")
+    for column in (
+        "config",
+        "direction",
+        "queries",
+        "nDCG@10",
+        "R@1",
+        "R@10",
+        "MRR@10",
+        "MAP",
+        "p50 ms",
+        "p95 ms",
+    ):
+        table.add_column(column)
+    for r in runs:
+        for direction, m in r["metrics"]["by_direction"].items():
+            table.add_row(
+                r["config"],
+                direction,
+                str(m["queries"]),
+                f"{m['ndcg@10']:.3f}",
+                f"{m['recall@1']:.3f}",
+                f"{m['recall@10']:.3f}",
+                f"{m['mrr@10']:.3f}",
+                f"{m['map']:.3f}",
+                str(r["latency"]["p50_ms"]),
+                str(r["latency"]["p95_ms"]),
+            )
+    Console().print(table)
+    if any(r["meta"].get("clip_random") for r in runs):
+        Console().print(
+            "[yellow]CLIP has random weights: image directions are NOT meaningful quality.[/]"
+        )
+
+
+def calibrate(
+    datasets: Annotated[list[Path], typer.Argument(help="Judged dataset folders to fit on.")],
+    limit: Annotated[int | None, typer.Option(help="Only the first N judged queries each.")] = None,
+) -> None:
+    """Fit per-modality score calibration on judged datasets and make it current."""
+    from collections import defaultdict
+
+    from rich.console import Console
+
+    from eval.calibrate import collect_pairs, fit_calibration
+    from eval.dataset import load_dataset
+    from rag.cli.main import _settings_and_logging
+    from rag.models import ModelRegistry
+
+    console = Console(stderr=True)
+    settings = _settings_and_logging(console)
+    models = ModelRegistry(settings)
+    pairs: dict[Any, list[Any]] = defaultdict(list)
+    names = []
+    for folder in datasets:
+        data = load_dataset(folder)
+        names.append(data.name)
+        with console.status(f"{data.name}: indexing...") as status:
+
+            def progress(n: int, total: int, name: str = data.name) -> None:
+                status.update(f"{name}: query {n}/{total}")
+
+            found = collect_pairs(data, settings, models, limit=limit, progress=progress)
+        for pair_key, values in found.items():
+            pairs[pair_key] += values
+    calibration = fit_calibration(pairs, sources=names)
+    path = calibration.save(settings.calibration_dir)
+    for key, stat in sorted(calibration.stats.items()):
+        fitted = f"a={stat['a']} b={stat['b']}" if stat.get("fitted") else "default kept"
+        console.print(f"{key}: {stat['pairs']} pairs, {stat['relevant']} relevant -> {fitted}")
+    typer.echo(f"calibration {calibration.version} written to {path} (now current)")
