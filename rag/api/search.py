@@ -122,7 +122,7 @@ async def _parse(request: Request, state: ServiceState) -> SearchRequest:
         except (ValueError, ValidationError) as exc:
             raise BadInputError(f"invalid search body: {_first_error(exc)}") from exc
         return _request_from(body, None, None, defaults.default_k, defaults.rerank_depth)
-    if content_type == "multipart/form-data":
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         limit = state.settings.index.max_upload_mb << 20
         async with request.form(max_files=2, max_fields=20) as form:
             image = await _media(form.get("image"), "image", ("image/",), limit)

@@ -1,0 +1,324 @@
+"""The search pipeline with fake models, on both store backends."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexers.pipeline import Indexer
+from rag.api import create_app
+from rag.models import ModelRegistry
+from rag.models.fakes import FakeClip, FakeOcr, FakeTextEmbedder, FakeTranscriber
+from rag.search.pipeline import Searcher
+from rag.search.request import SearchFilters, SearchRequest
+from rag.settings import Settings
+from rag.store.base import VectorStore
+from rag.store.edge import EmbeddedStore
+from rag.store.server import ServerStore
+from rag.types import Modality
+from rerankers.calibration import Calibration
+from tests.conftest import SettingsFactory
+from tests.media import png_bytes, write_wav
+
+TOPICS = {
+    "printing.txt": "Printing with movable metal type began in the fifteenth century.",
+    "horses.md": "# Horses\n\nHorses gallop along the beach at low tide.",
+    "trains.txt": "The red train arrives at the station every hour.",
+    "clocks.txt": "The clock tower strikes noon over the market square.",
+}
+
+
+def fake_registry(settings: Settings) -> ModelRegistry:
+    text, clip, ocr, whisper = FakeTextEmbedder(), FakeClip(), FakeOcr("EXIT"), FakeTranscriber()
+    return ModelRegistry(
+        settings,
+        loaders={
+            "text": lambda _: text,
+            "clip": lambda _: clip,
+            "ocr": lambda _: ocr,
+            "whisper": lambda _: whisper,
+        },
+    )
+
+
+def make_corpus(root: Path) -> Path:
+    (root / "docs").mkdir(parents=True)
+    for name, text in TOPICS.items():
+        (root / "docs" / name).write_text(text)
+    (root / "pics").mkdir()
+    (root / "pics" / "red.png").write_bytes(png_bytes(color=(230, 10, 10)))
+    (root / "talks").mkdir()
+    write_wav(root / "talks" / "talk.wav", [(2, True), (1, False), (2, True)])
+    return root
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    s: VectorStore = (
+        EmbeddedStore(tmp_path / "qdrant")
+        if request.param == "embedded"
+        else ServerStore(location=":memory:")
+    )
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def searcher(settings: Settings, store: VectorStore, tmp_path: Path) -> Searcher:
+    models = fake_registry(settings)
+    corpus = make_corpus(tmp_path / "corpus")
+    report = Indexer(settings, models, store).index_paths([corpus])
+    assert report.ok, report.to_json()
+    return Searcher(settings, models, store, Calibration())
+
+
+def test_text_query_finds_the_matching_chunk_first(searcher: Searcher) -> None:
+    response = searcher.search(SearchRequest(text="horses gallop on the beach"), tenant="default")
+    assert response.results[0].source_name == "horses.md"
+    assert response.results[0].title == "Horses"
+    assert response.results[0].modality == "text"
+    assert response.results[0].media_url == f"/v1/media/{response.results[0].id}"
+    scores = [h.score for h in response.results]
+    assert scores == sorted(scores, reverse=True)
+    assert set(response.timings_ms) >= {"embed", "retrieve", "fuse", "rerank", "total"}
+
+
+def test_results_span_modalities(searcher: Searcher) -> None:
+    response = searcher.search(SearchRequest(text="speech at second", k=20), tenant="default")
+    modalities = {h.modality for h in response.results}
+    assert modalities == {"text", "image", "audio"}
+    top = response.results[0]
+    assert top.modality == "audio"
+    assert top.locator.start_s is not None
+
+
+def test_modality_prefix_field_and_time_filters(searcher: Searcher, tmp_path: Path) -> None:
+    only_audio = SearchRequest(
+        text="speech", k=20, filters=SearchFilters(modalities=(Modality.AUDIO,))
+    )
+    assert {h.modality for h in searcher.search(only_audio, tenant="default").results} == {"audio"}
+    prefix = SearchFilters(source_prefix=str((tmp_path / "corpus" / "docs").resolve()))
+    hits = searcher.search(
+        SearchRequest(text="the", k=20, filters=prefix), tenant="default"
+    ).results
+    assert hits
+    assert {h.source_name for h in hits} <= set(TOPICS)
+    exact = SearchFilters(
+        source_prefix=str((tmp_path / "corpus" / "docs" / "trains.txt").resolve())
+    )
+    hits = searcher.search(SearchRequest(text="the", k=20, filters=exact), tenant="default").results
+    assert {h.source_name for h in hits} == {"trains.txt"}
+    by_field = SearchFilters(fields={"mime": "image/png"})
+    hits = searcher.search(
+        SearchRequest(text="red", k=20, filters=by_field), tenant="default"
+    ).results
+    assert [h.source_name for h in hits] == ["red.png"]
+    late = SearchFilters(start_s=2.5, end_s=10)
+    hits = searcher.search(
+        SearchRequest(text="speech", k=20, filters=late), tenant="default"
+    ).results
+    assert hits
+    assert all(h.modality == "audio" and (h.locator.end_s or 0) >= 2.5 for h in hits)
+
+
+def test_explain_shows_every_stage(searcher: Searcher) -> None:
+    response = searcher.search(
+        SearchRequest(text="red train station", explain=True), tenant="default"
+    )
+    explain = response.results[0].explain
+    assert explain is not None
+    assert set(explain) == {"retrieval", "calibrated", "weights", "fused", "rerank", "final"}
+    assert "text" in explain["retrieval"]
+    assert "rerank_text" in explain["rerank"]
+    assert explain["final"] == response.results[0].score
+
+
+def test_rerank_depth_zero_skips_reranking(searcher: Searcher) -> None:
+    response = searcher.search(
+        SearchRequest(text="clock tower", rerank_depth=0, explain=True), tenant="default"
+    )
+    assert response.results[0].explain is not None
+    assert response.results[0].explain["rerank"] == {}
+    assert response.results[0].explain["final"] == response.results[0].explain["fused"]
+
+
+def test_image_query_finds_the_same_image(searcher: Searcher) -> None:
+    response = searcher.search(
+        SearchRequest(image=png_bytes(color=(230, 10, 10))), tenant="default"
+    )
+    assert response.results[0].source_name == "red.png"
+    assert response.query.ocr_text == "EXIT"
+
+
+def test_audio_query_is_transcribed(searcher: Searcher, tmp_path: Path) -> None:
+    clip = write_wav(tmp_path / "q.wav", [(1, True)]).read_bytes()
+    response = searcher.search(SearchRequest(audio=clip), tenant="default")
+    assert response.query.transcript == "speech at second 0"
+    assert response.results[0].modality == "audio"
+
+
+def test_tenant_isolation_randomised(
+    make_settings: SettingsFactory, store: VectorStore, tmp_path: Path
+) -> None:
+    """Many random queries and filters: a tenant never sees another tenant's point."""
+    settings = make_settings()
+    models = fake_registry(settings)
+    indexer = Indexer(settings, models, store)
+    rng = random.Random(11)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
+    tenants = ["acme", "globex", "initech"]
+    for tenant in tenants:
+        folder = tmp_path / tenant
+        folder.mkdir()
+        for i in range(6):
+            (folder / f"{tenant}-{i}.txt").write_text(" ".join(rng.choices(words, k=12)))
+        (folder / "shared-name.txt").write_text("alpha beta gamma")  # same bytes in every tenant
+        assert indexer.index_paths([folder], tenant=tenant).ok
+    searcher = Searcher(settings, models, store, Calibration())
+    for _ in range(60):
+        tenant = rng.choice(tenants)
+        filters = SearchFilters(
+            modalities=tuple(rng.sample(list(Modality), rng.randint(1, 3))),
+            fields=rng.choice([{}, {"tenant_hint": "x"}, {"mime": "text/plain"}]),
+        )
+        request = SearchRequest(
+            text=" ".join(rng.choices(words, k=3)),
+            k=rng.randint(1, 30),
+            rerank_depth=rng.choice([0, 10]),
+            filters=filters,
+        )
+        for hit in searcher.search(request, tenant=tenant).results:
+            assert Path(hit.source).parent.name == tenant, (tenant, hit.source)
+
+
+def _client(make_settings: SettingsFactory, tmp_path: Path, **overrides: object) -> TestClient:
+    settings = make_settings(api={"warmup": []}, **overrides)
+    app = create_app(settings, models=fake_registry(settings))
+    return TestClient(app)
+
+
+def test_http_bad_input_is_problem_json(make_settings: SettingsFactory, tmp_path: Path) -> None:
+    with _client(make_settings, tmp_path, index={"max_upload_mb": 1}) as client:
+        cases = [
+            (client.post("/v1/search", json={}), 400, "empty query"),
+            (client.post("/v1/search", json={"text": "x", "k": 0}), 400, "k must be"),
+            (client.post("/v1/search", json={"text": "x", "k": 5000}), 400, "k must be"),
+            (
+                client.post("/v1/search", json={"text": "x", "filters": {"tenant": "b"}}),
+                400,
+                "tenant",
+            ),
+            (
+                client.post("/v1/search", json={"text": "x", "filters": {"a": {"$ne": 1}}}),
+                400,
+                "filters",
+            ),
+            (client.post("/v1/search", json={"text": "x", "bogus": 1}), 400, "bogus"),
+            (
+                client.post(
+                    "/v1/search", content=b"{not json", headers={"content-type": "application/json"}
+                ),
+                400,
+                "invalid search body",
+            ),
+            (
+                client.post("/v1/search", content=b"text", headers={"content-type": "text/plain"}),
+                415,
+                "application/json",
+            ),
+            (
+                client.post(
+                    "/v1/search", files={"image": ("a.png", b"x" * (2 << 20), "image/png")}
+                ),
+                413,
+                "larger than 1 MB",
+            ),
+            (
+                client.post("/v1/search", files={"image": ("a.txt", b"hello", "text/plain")}),
+                415,
+                "image part",
+            ),
+            (
+                client.post("/v1/search", files={"image": ("a.png", b"not a png", "image/png")}),
+                400,
+                "query image",
+            ),
+            (
+                client.post("/v1/search", files={"audio": ("a.wav", b"RIFFjunk", "audio/wav")}),
+                400,
+                "query audio",
+            ),
+            (client.post("/v1/search", data={"text": "x", "filters": "{oops"}), 400, "filters"),
+            (
+                client.post("/v1/search", data={"text": "x", "modalities": "text,smell"}),
+                400,
+                "modalities",
+            ),
+        ]
+        for response, status, needle in cases:
+            assert response.status_code == status, (needle, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert needle in response.json()["detail"], (needle, response.json())
+
+
+def test_http_search_json_and_multipart(make_settings: SettingsFactory, tmp_path: Path) -> None:
+    settings = make_settings(api={"warmup": []})
+    models = fake_registry(settings)
+    with TestClient(create_app(settings, models=models)) as client:
+        corpus = make_corpus(tmp_path / "corpus")
+        state = client.app.state.mmrag  # type: ignore[attr-defined]
+        assert Indexer(settings, models, state.store).index_paths([corpus]).ok
+        body = client.post("/v1/search", json={"text": "red train", "k": 3}).json()
+        assert body["results"][0]["source_name"] == "trains.txt"
+        assert len(body["results"]) == 3
+        multi = client.post(
+            "/v1/search",
+            data={"text": "red", "modalities": "image", "explain": "true"},
+            files={"image": ("q.png", png_bytes(color=(230, 10, 10)), "image/png")},
+        ).json()
+        assert [r["modality"] for r in multi["results"]] == ["image"]
+        assert multi["results"][0]["explain"]["final"] == multi["results"][0]["score"]
+        media = client.get(multi["results"][0]["media_url"])
+        assert media.status_code == 200
+        assert media.headers["content-type"] == "image/png"
+        assert media.headers["x-content-type-options"] == "nosniff"
+        thumb = client.get(multi["results"][0]["media_url"], params={"thumb": 64})
+        assert thumb.headers["content-type"] == "image/jpeg"
+        audio = client.post("/v1/search", json={"text": "speech", "modalities": ["audio"]}).json()
+        url = audio["results"][0]["media_url"]
+        ranged = client.get(url, headers={"Range": "bytes=0-99"})
+        assert ranged.status_code == 206
+        assert len(ranged.content) == 100
+        assert client.get("/v1/media/not-a-uuid").status_code == 404
+        openapi = client.get("/openapi.json").json()
+        content = openapi["paths"]["/v1/search"]["post"]["requestBody"]["content"]
+        assert set(content) == {"application/json", "multipart/form-data"}
+
+
+def test_http_tenants_cannot_reach_each_other(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    from pydantic import SecretStr
+
+    settings = make_settings(
+        api={"warmup": [], "keys": {"acme": SecretStr("ka"), "globex": SecretStr("kg")}}
+    )
+    models = fake_registry(settings)
+    with TestClient(create_app(settings, models=models)) as client:
+        store = client.app.state.mmrag.store  # type: ignore[attr-defined]
+        corpus = make_corpus(tmp_path / "corpus")
+        assert Indexer(settings, models, store).index_paths([corpus / "docs"], tenant="acme").ok
+        assert client.post("/v1/search", json={"text": "train"}).status_code == 401
+        mine = client.post("/v1/search", json={"text": "train"}, headers={"X-API-Key": "ka"}).json()
+        assert mine["results"]
+        theirs = client.post(
+            "/v1/search", json={"text": "train"}, headers={"X-API-Key": "kg"}
+        ).json()
+        assert theirs["results"] == []
+        url = mine["results"][0]["media_url"]
+        assert client.get(url, headers={"X-API-Key": "ka"}).status_code == 200
+        assert client.get(url, headers={"X-API-Key": "kg"}).status_code == 404
