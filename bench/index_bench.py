@@ -260,6 +260,21 @@ settings = _settings(data)
 models = ModelRegistry(settings)
 for kind in ("text", "clip", "whisper", "ocr"):
     models.load(kind)
+import threading
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+baseline = rss_mb()
+peak = [baseline]
+stop = threading.Event()
+def sample():
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss_mb())
+        time.sleep(0.05)
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
 started = time.perf_counter()
 units = 0
 if mode == "index":
@@ -269,9 +284,18 @@ if mode == "index":
     report = Indexer(settings, models, store).index_paths([target])
     store.close()
     units = sum(report.units().values())
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 seconds = round(time.perf_counter() - started, 1)
-print(json.dumps({{"peak_rss_mb": round(peak_mb), "seconds": seconds, "units": units}}))
+stop.set()
+sampler.join()
+peak_mb = max(peak[0], rss_mb())
+print(json.dumps({{
+    "rss_after_model_load_mb": round(baseline),
+    "peak_rss_while_indexing_mb": round(peak_mb),
+    "growth_mb": round(peak_mb - baseline),
+    "process_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    "seconds": seconds,
+    "units": units,
+}}))
 """
 
 
