@@ -127,9 +127,37 @@ class ClipEncoder:
         for i in range(0, len(texts), step):
             tokens = self._tokenizer(list(texts[i : i + step]))
             with torch.inference_mode():
-                feats = self._model.encode_text(tokens.to(self.device), normalize=True)
+                feats = self._encode_tokens(tokens.to(self.device))
             chunks.append(feats.float().cpu().numpy())
         return np.concatenate(chunks).astype(np.float32, copy=False)
+
+    def _encode_tokens(self, tokens: Any) -> Any:
+        """``encode_text`` without the padding: CLIP's text tower is causal and pools at the
+        end-of-text token, so positions after it cannot change the result. Cutting the batch
+        to its longest text (a short query is ~10 of 77 positions) gives the same vectors
+        several times faster. Models of another shape take the library's own path."""
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+        from open_clip.transformer import text_global_pool
+
+        model = self._model
+        trimmable = (
+            type(model).__name__ == "CLIP"
+            and getattr(model, "attn_mask", None) is not None
+            and getattr(model, "text_pool_type", None) == "argmax"
+        )
+        if not trimmable:
+            return model.encode_text(tokens, normalize=True)
+        length = int((tokens != 0).sum(dim=1).max())
+        tokens = tokens[:, :length]
+        cast = model.transformer.get_cast_dtype()
+        x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:length].to(cast)
+        x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+        x = model.ln_final(x)
+        x = text_global_pool(x, tokens, "argmax", eos_token_id=getattr(model, "text_eos_id", None))
+        projection = model.text_projection
+        x = projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
+        return F.normalize(x, dim=-1)
 
 
 @cache

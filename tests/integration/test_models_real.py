@@ -145,3 +145,14 @@ def test_registry_state_after_use(models: ModelRegistry) -> None:
 def test_every_source_resolves_without_loading(session_settings: Settings, kind: str) -> None:
     source = resolve(kind, session_settings)  # type: ignore[arg-type]
     assert source.location
+
+
+def test_clip_text_without_padding_matches_the_library(models: ModelRegistry) -> None:
+    import torch
+
+    clip = models.clip()
+    texts = ["a dog", "printing with movable metal type in the fifteenth century", "x " * 100]
+    for batch in (texts[:2], texts):
+        with torch.inference_mode():
+            reference = clip._model.encode_text(clip._tokenizer(batch), normalize=True).numpy()
+        assert np.allclose(clip.encode_texts(batch), reference, atol=1e-5)

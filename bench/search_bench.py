@@ -1,0 +1,331 @@
+"""Search benchmark: per-stage latency at scale, rerank throughput, retrieval quality.
+
+    .venv/bin/python -m bench.search_bench [--sizes 10000 100000] [--out FILE]
+
+1. Latency per stage (query embedding, retrieval, rerank) at each size, p50/p95 over real
+   query texts embedded by the real models; the points are synthetic (random unit vectors and
+   random-word texts) so that 100k points fit in a run. The same vectors are searched through
+   the embedded engine (qdrant-edge, after optimize), qdrant-client's local mode, and a numpy
+   brute-force top-k, in the same run.
+2. Rerank throughput (candidates/s) on this machine's CPU (and on CUDA when visible).
+3. Retrieval quality on ../shared/data/text_retrieval (nDCG@10, Recall@10, MRR@10) for dense
+   only, + sparse (RRF), + calibration (adaptive fusion), + rerank, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+WORDS = [
+    "aerodynamic",
+    "boundary",
+    "layer",
+    "pressure",
+    "wing",
+    "flow",
+    "heat",
+    "transfer",
+    "shock",
+    "wave",
+    "supersonic",
+    "model",
+    "theory",
+    "experiment",
+    "velocity",
+    "turbulent",
+    "laminar",
+    "printing",
+    "type",
+    "press",
+    "river",
+    "mountain",
+    "train",
+    "clock",
+    "horse",
+    "beach",
+    "sign",
+    "market",
+    "engine",
+    "bridge",
+    "music",
+    "garden",
+    "law",
+    "medicine",
+    "cell",
+    "protein",
+]
+
+
+def _settings(data_dir: Path) -> Any:
+    from rag.settings import Settings
+
+    return Settings(_env_file=None, data_dir=data_dir, cache_dir=REPO / ".mmrag-test-cache")  # type: ignore[call-arg]
+
+
+def _pct(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values)
+    return {
+        "p50_ms": round(float(np.percentile(arr, 50)), 2),
+        "p95_ms": round(float(np.percentile(arr, 95)), 2),
+    }
+
+
+def synthetic_points(n: int, seed: int) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    from rag.lexical import LexicalEncoder
+    from rag.store.base import PointRecord
+
+    rng = np.random.default_rng(seed)
+    text = rng.standard_normal((n, 384)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    clip = rng.standard_normal((n, 512)).astype(np.float32)
+    clip /= np.linalg.norm(clip, axis=1, keepdims=True)
+    lexical = LexicalEncoder()
+    pyrng = random.Random(seed)
+    points = []
+    for i in range(n):
+        words = " ".join(pyrng.choices(WORDS, k=25))
+        vectors: dict[str, Any] = {"text": text[i], "clip": clip[i]}
+        sparse = lexical.document(words)
+        if sparse is not None:
+            vectors["bm25"] = sparse
+        points.append(
+            PointRecord(
+                str(uuid.UUID(int=pyrng.getrandbits(128))),
+                vectors,
+                {
+                    "tenant": "default" if i % 10 else "other",
+                    "state": "live",
+                    "modality": "text",
+                    "source": f"/synthetic/{i // 20}.txt",
+                    "source_name": f"{i // 20}.txt",
+                    "source_prefixes": ["/", "/synthetic/"],
+                    "locator": {"char_start": 0, "char_end": len(words)},
+                    "text": words,
+                },
+            )
+        )
+    return points, text, clip
+
+
+def load(store: Any, name: str, points: list[Any]) -> float:
+    from rag.store.collections import collection_spec
+
+    started = time.perf_counter()
+    store.ensure_collection(name, collection_spec(text_dim=384, clip_dim=512))
+    for i in range(0, len(points), 1000):
+        store.upsert(name, points[i : i + 1000])
+    store.optimize(name)
+    return time.perf_counter() - started
+
+
+def latency_at(
+    size: int, queries: list[str], models: Any, work: Path, backends: list[str]
+) -> dict[str, Any]:
+    from rag.search.pipeline import Searcher
+    from rag.search.request import SearchFilters, SearchRequest
+    from rag.store.edge import EmbeddedStore
+    from rag.store.server import ServerStore
+    from rag.types import Modality
+    from rerankers.calibration import Calibration
+
+    points, text_matrix, clip_matrix = synthetic_points(size, seed=size)
+    out: dict[str, Any] = {"points": size}
+    settings = _settings(work / f"lat-{size}")
+    settings = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"collection_prefix": "bench"})}
+    )
+    only_text = SearchFilters(modalities=(Modality.TEXT,))
+    for backend in backends:
+        store = (
+            EmbeddedStore(work / f"lat-{size}" / "qdrant")
+            if backend == "embedded"
+            else ServerStore(location=":memory:")
+        )
+        load_s = load(store, "bench_text", points)
+        searcher = Searcher(settings, models, store, Calibration())
+        for q in queries[:3]:  # warm-up
+            searcher.search(
+                SearchRequest(text=q, rerank_depth=0, filters=only_text), tenant="default"
+            )
+        stages: dict[str, list[float]] = {
+            "embed": [],
+            "retrieve": [],
+            "fuse": [],
+            "total_no_rerank": [],
+        }
+        for q in queries:
+            r = searcher.search(
+                SearchRequest(text=q, rerank_depth=0, filters=only_text), tenant="default"
+            )
+            for stage in ("embed", "retrieve", "fuse"):
+                stages[stage].append(r.timings_ms[stage])
+            stages["total_no_rerank"].append(r.timings_ms["total"])
+        reranked = [
+            searcher.search(
+                SearchRequest(text=q, rerank_depth=30, filters=only_text), tenant="default"
+            ).timings_ms
+            for q in queries[:20]
+        ]
+        out[backend] = {
+            "load_s": round(load_s, 1),
+            **{stage: _pct(values) for stage, values in stages.items()},
+            "rerank@30": _pct([t["rerank"] for t in reranked]),
+        }
+        print(f"  {size} points, {backend}: {out[backend]}", flush=True)
+        store.close()
+    # numpy brute force over the same vectors: both dense signals, top 30 each
+    embedder, clip = models.text(), models.clip()
+    qtext = embedder.encode(queries)
+    qclip = clip.encode_texts(queries)
+    times = []
+    for i in range(len(queries)):
+        started = time.perf_counter()
+        for matrix, q in ((text_matrix, qtext[i]), (clip_matrix, qclip[i])):
+            scores = matrix @ q
+            top = np.argpartition(-scores, 30)[:30]
+            top[np.argsort(-scores[top])]
+        times.append((time.perf_counter() - started) * 1000)
+    out["numpy_dense_bruteforce"] = {
+        "retrieve": _pct(times),
+        "note": "dense signals only, no filter, no sparse",
+    }
+    print(f"  {size} points, numpy: {out['numpy_dense_bruteforce']}", flush=True)
+    return out
+
+
+def rerank_throughput(models: Any) -> dict[str, Any]:
+    from rerankers.cross_modal import CrossModalReranker, RerankCandidate, RerankQuery
+
+    reranker = CrossModalReranker(models, max_image_pixels=64_000_000)
+    rng = random.Random(1)
+    texts = [
+        RerankCandidate(str(i), "text", {"text": " ".join(rng.choices(WORDS, k=120))})
+        for i in range(200)
+    ]
+    images = [
+        RerankCandidate(f"i{n}", "image", {"path": str(p)})
+        for n, p in enumerate(
+            sorted(
+                (SHARED / "image_caption" / "coco2017_subset" / "images" / "val2017").glob("*.jpg")
+            )[:20]
+        )
+    ]
+    query = "pressure distribution on a wing in supersonic flow"
+    q = RerankQuery(
+        query, models.text().encode([query])[0], models.clip().encode_texts([query])[0], None
+    )
+    reranker.score(q, texts[:10])
+    started = time.perf_counter()
+    reranker.score(q, texts)
+    text_s = time.perf_counter() - started
+    started = time.perf_counter()
+    reranker.score(q, images)
+    image_s = time.perf_counter() - started
+    device = models.status()["text"].device
+    return {
+        "device": device,
+        "text_candidates_per_s": round(len(texts) / text_s, 1),
+        "image_candidates_per_s": round(len(images) / image_s, 1),
+        "cross_encoder": reranker.uses_cross_encoder,
+    }
+
+
+def quality(models: Any, work: Path, limit: int | None) -> dict[str, Any]:
+    from eval import converters
+    from eval.dataset import load_dataset
+    from eval.runner import ablations, evaluate_configs
+    from rerankers.calibration import load_calibration
+
+    settings = _settings(work / "quality")
+    calibration = load_calibration(settings.calibration_dir)
+    out: dict[str, Any] = {"calibration": calibration.version}
+    for name in ("msmarco", "cranfield"):
+        folder = getattr(converters, name)(SHARED, work / "datasets" / name)
+        runs = evaluate_configs(
+            load_dataset(folder), settings, models, calibration, ablations(30), limit=limit
+        )
+        out[name] = {
+            r["config"]: {k: round(v, 4) for k, v in r["metrics"]["all"].items()}
+            | {"latency": r["latency"]}
+            for r in runs
+        }
+        print(
+            f"  {name}: "
+            + json.dumps(
+                {
+                    c: {m: v for m, v in r.items() if m in ("ndcg@10", "recall@10")}
+                    for c, r in out[name].items()
+                }
+            ),
+            flush=True,
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "search_bench.json")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--backends", nargs="+", default=["embedded", "server-local"])
+    parser.add_argument("--quality-limit", type=int, default=None, help="first N judged queries")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["latency", "rerank", "quality"])
+    args = parser.parse_args()
+
+    from rag.models import ModelRegistry
+
+    work = Path(tempfile.mkdtemp(prefix="mmrag-search-bench-"))
+    result: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+    try:
+        models = ModelRegistry(_settings(work / "models"))
+        for kind in ("text", "clip"):
+            models.load(kind)
+        queries_file = (
+            SHARED / "text_retrieval" / "agentset_beir_subsets" / "msmarco" / "queries.jsonl"
+        )
+        queries = [json.loads(line)["text"] for line in queries_file.read_text().splitlines()][
+            : args.queries
+        ]
+        if "latency" not in args.skip:
+            print("latency per stage:", flush=True)
+            result["latency"] = [
+                latency_at(n, queries, models, work, args.backends) for n in args.sizes
+            ]
+        if "rerank" not in args.skip:
+            result["rerank"] = rerank_throughput(models)
+            print(f"rerank throughput: {result['rerank']}", flush=True)
+        if "quality" not in args.skip:
+            print("retrieval quality (ablations):", flush=True)
+            result["quality"] = quality(models, work, args.quality_limit)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
