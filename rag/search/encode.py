@@ -35,8 +35,14 @@ class EncodedQuery:
 
 
 def encode_query(
-    request: SearchRequest, models: ModelRegistry, lexical: LexicalEncoder, *, max_audio_s: float
+    request: SearchRequest,
+    models: ModelRegistry,
+    lexical: LexicalEncoder,
+    *,
+    max_audio_s: float,
+    clip_text: bool = True,
 ) -> EncodedQuery:
+    """``clip_text=False`` skips the CLIP text tower (no collection searched would use it)."""
     query = EncodedQuery(text=request.text)
     if request.audio is not None:
         query.transcript, query.language = _transcribe(request.audio, models, max_audio_s)
@@ -56,7 +62,8 @@ def encode_query(
     text = query.text or query.ocr_text
     if text:
         query.text_vector = models.text().encode([text])[0]
-        query.clip_text_vector = models.clip().encode_texts([text])[0]
+        if clip_text:
+            query.clip_text_vector = models.clip().encode_texts([text])[0]
         query.sparse = lexical.query(text)
     return query
 

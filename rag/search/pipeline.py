@@ -85,15 +85,22 @@ class Searcher:
         timings: dict[str, float] = {}
         started = clock = time.perf_counter()
         request = validate(request, self.settings.search)
+        modalities = collections_for(request.filters)
+        # With random CLIP weights only images use the CLIP text vector (see _signals).
+        clip_random = self.settings.models.clip.weights == "random"
         query = encode_query(
-            request, self.models, self.lexical, max_audio_s=self.settings.search.max_audio_s
+            request,
+            self.models,
+            self.lexical,
+            max_audio_s=self.settings.search.max_audio_s,
+            clip_text=Modality.IMAGE in modalities or not clip_random,
         )
         clock = _lap(timings, "embed", clock)
 
         where = store_filter(tenant, request.filters)
         depth = max(request.k, request.rerank_depth, MIN_CANDIDATES)
         candidates: list[Candidate] = []
-        for modality in collections_for(request.filters):
+        for modality in modalities:
             candidates += self._retrieve(modality, query, where, depth, options)
         clock = _lap(timings, "retrieve", clock)
 
