@@ -7,7 +7,6 @@ messages are commonly sloppy and the meaning is unambiguous; those are converted
 warning says what was tolerated:
 
 - a child element in the wrong namespace whose local name matches exactly one declared child;
-- an undeclared attribute (dropped; the warning names it);
 - ``xsi:type`` naming a type that does not derive from the declared one (the declared type
   is used).
 """
@@ -136,10 +135,7 @@ class TypedConverter:
             elif complex_type.any_attribute:
                 out["@" + local_name(name)] = value
             else:
-                ctx.warn(
-                    f"undeclared attribute {local_name(name)!r} "
-                    f"on {local_name(element.tag)} dropped"
-                )
+                raise mismatch(element, f"undeclared attribute {local_name(name)!r}")
         if layout.text is not None:
             if len(element):
                 raise mismatch(element, "simple content expected, found child elements")

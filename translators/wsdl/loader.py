@@ -241,6 +241,8 @@ def load_wsdl(
     loader.seen.add((fetched.location, None))
     root = loader.read(fetched, "WSDL")
     kind: Literal["wsdl", "xsd"] = "wsdl"
+    if root.tag == "definitions":
+        _adopt_unqualified_wsdl(root, loader.log, fetched.location)
     if root.tag in (f"{{{WSDL11}}}definitions", f"{{{WSDL20}}}description"):
         loader.add_wsdl(root, fetched.location)
     elif _is_schema(root):
@@ -268,6 +270,17 @@ def load_wsdl(
         tuple(loader.locations),
         kind,
     )
+
+
+def _adopt_unqualified_wsdl(root: etree._Element, log: ProblemLog, location: str) -> None:
+    """A WSDL 1.1 written without its namespace: read its WSDL elements as if qualified."""
+    log.warn("wsdl:definitions", "the WSDL elements have no namespace; read as WSDL 1.1", location)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node.tag, str) and not node.tag.startswith("{"):
+            node.tag = f"{{{WSDL11}}}{node.tag}"
+            stack.extend(child for child in node if not _is_schema(child))
 
 
 def _is_schema(node: etree._Element) -> bool:

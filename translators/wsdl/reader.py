@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -55,14 +56,39 @@ class WsdlDocument:
         return str(self.root.get("targetNamespace", "")).strip()
 
 
+class _Table(dict[str, Any]):
+    """Named WSDL components. A reference whose namespace is wrong but whose local name is
+    unique is resolved anyway (sloppy WSDLs do this), with a warning."""
+
+    def __init__(self, construct: str, problems: ProblemLog) -> None:
+        super().__init__()
+        self.construct = construct
+        self.problems = problems
+
+    def find(self, name: str | None) -> Any:
+        if not name:
+            return None
+        if name in self:
+            return self[name]
+        matches = [k for k in self if local_name(k) == local_name(name)]
+        if len(matches) == 1:
+            self.problems.warn(
+                self.construct, f"{name} not found; using {matches[0]} (same local name)"
+            )
+            return self[matches[0]]
+        return None
+
+
 def _w(local: str) -> str:
     return f"{{{WSDL11}}}{local}"
 
 
 def _qname(value: str | None, node: etree._Element) -> str | None:
+    """A QName reference; an undeclared prefix leaves the bare local name, which the
+    component tables resolve when it is unique (with a warning)."""
     if not value:
         return None
-    return resolve_prefixed(value, dict(node.nsmap))
+    return resolve_prefixed(value, dict(node.nsmap)) or value.strip().rpartition(":")[2]
 
 
 def _doc_text(node: etree._Element, namespace: str) -> str:
@@ -72,8 +98,8 @@ def _doc_text(node: etree._Element, namespace: str) -> str:
 
 # -- WSDL 1.1 ------------------------------------------------------------------------------
 def read_wsdl11(documents: Sequence[WsdlDocument], problems: ProblemLog) -> WsdlDescription:
-    messages: dict[str, tuple[MessagePart, ...]] = {}
-    port_types: dict[str, etree._Element] = {}
+    messages = _Table("wsdl:message", problems)
+    port_types = _Table("wsdl:portType", problems)
     bindings: list[tuple[str, etree._Element]] = []
     endpoints: list[tuple[str, str]] = []
     for document in documents:
@@ -93,7 +119,15 @@ def read_wsdl11(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
     bound_port_types: set[str] = set()
     for binding_name, binding in bindings:
         port_type_name = _qname(binding.get("type"), binding)
-        port_type = port_types.get(port_type_name or "")
+        port_type = port_types.find(port_type_name)
+        if port_type is None and binding.get("type") is None and len(port_types) == 1:
+            port_type_name, port_type = next(iter(port_types.items()))
+            problems.warn(
+                "wsdl:binding",
+                f"binding {local_name(binding_name)} has no type; using the only port type",
+            )
+        elif port_type is not None and port_type_name not in port_types:
+            port_type_name = next(k for k, v in port_types.items() if v is port_type)
         if port_type is None:
             problems.error(
                 "wsdl:binding",
@@ -152,7 +186,7 @@ def _bound_operations(
     binding_name: str,
     binding: etree._Element,
     port_type: etree._Element,
-    messages: dict[str, tuple[MessagePart, ...]],
+    messages: _Table,
     problems: ProblemLog,
 ) -> Iterable[Operation]:
     soap_version: SoapVersion | None = None
@@ -177,9 +211,11 @@ def _bound_operations(
             bound_out.get("name") if bound_out is not None else None,
         )
         if abstract is None:
-            problems.error(
+            # Nothing defines its messages, so there is no operation to translate.
+            problems.warn(
                 "wsdl:operation",
-                f"binding {binding_local} binds operation {name!r}, which its port type lacks",
+                f"binding {binding_local} binds operation {name!r}, which its port type "
+                "lacks; ignored",
             )
             continue
         style = default_style
@@ -191,7 +227,7 @@ def _bound_operations(
                 soap_action = child.get("soapAction", soap_action)
         faults = tuple(
             FaultBinding(
-                fault.get("name", ""), messages.get(_qname(fault.get("message"), fault) or "", ())
+                fault.get("name", ""), messages.find(_qname(fault.get("message"), fault)) or ()
             )
             for fault in abstract.iterchildren(_w("fault"))
         )
@@ -211,7 +247,7 @@ def _bound_operations(
 def _unbound_operations(
     port_type_name: str,
     port_type: etree._Element,
-    messages: dict[str, tuple[MessagePart, ...]],
+    messages: _Table,
     problems: ProblemLog,
 ) -> Iterable[Operation]:
     for abstract in port_type.iterchildren(_w("operation")):
@@ -235,7 +271,7 @@ def _unbound_operations(
             input=input_binding,
             output=output_binding,
             faults=tuple(
-                FaultBinding(f.get("name", ""), messages.get(_qname(f.get("message"), f) or "", ()))
+                FaultBinding(f.get("name", ""), messages.find(_qname(f.get("message"), f)) or ())
                 for f in abstract.iterchildren(_w("fault"))
             ),
             documentation=_doc_text(abstract, WSDL11),
@@ -245,13 +281,13 @@ def _unbound_operations(
 def _message_binding(
     abstract: etree._Element | None,
     bound: etree._Element | None,
-    messages: dict[str, tuple[MessagePart, ...]],
+    messages: _Table,
     problems: ProblemLog,
 ) -> MessageBinding | None:
     if abstract is None:
         return None
     message_name = _qname(abstract.get("message"), abstract)
-    parts = messages.get(message_name or "")
+    parts = messages.find(message_name)
     if parts is None:
         problems.error(
             "wsdl:message",
@@ -278,7 +314,7 @@ def _message_binding(
                 if ext.get("parts") is not None:
                     body_parts = ext.get("parts", "").split()
             elif local == "header":
-                header_message = messages.get(_qname(ext.get("message"), ext) or "", ())
+                header_message = messages.find(_qname(ext.get("message"), ext)) or ()
                 headers.extend(p for p in header_message if p.name == ext.get("part"))
     if body_parts is not None:
         parts = tuple(p for p in parts if p.name in body_parts)
@@ -294,7 +330,7 @@ def _w2(local: str) -> str:
 
 
 def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> WsdlDescription:
-    interfaces: dict[str, etree._Element] = {}
+    interfaces = _Table("wsdl20:interface", problems)
     bindings: list[tuple[str, etree._Element]] = []
     endpoints: list[tuple[str, str]] = []
     for document in documents:
@@ -310,7 +346,7 @@ def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
     bound: set[str] = set()
     for binding_name, binding in bindings:
         interface_name = _qname(binding.get("interface"), binding)
-        interface = interfaces.get(interface_name or "")
+        interface = interfaces.find(interface_name)
         if interface is None:
             problems.error(
                 "wsdl20:binding",
@@ -342,7 +378,7 @@ def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
 def _interface_operations(
     binding: str,
     interface: etree._Element,
-    interfaces: dict[str, etree._Element],
+    interfaces: _Table,
     version: SoapVersion | None,
     problems: ProblemLog,
     seen: frozenset[str] = frozenset(),

@@ -36,6 +36,7 @@ from translators.xml.names import (
     SOAP12_ENV,
     WSDL11,
     WSDL11_SOAP,
+    XMIME,
     XML,
 )
 
@@ -61,6 +62,7 @@ BUNDLED_BY_NAMESPACE: Final[dict[str, str]] = {
     WSDL11: "wsdl11.xsd",
     WSDL11_SOAP: "wsdl11-soap.xsd",
     XML: "xml.xsd",
+    XMIME: "xmime.xsd",
 }
 
 # Well-known locations (scheme and trailing slash dropped, host lower-cased).
@@ -77,6 +79,7 @@ _BUNDLED_BY_LOCATION: Final[dict[str, str]] = {
     "www.w3.org/2001/03/xml.xsd": "xml.xsd",
     "www.w3.org/2009/01/xml.xsd": "xml.xsd",
     "www.w3.org/xml/1998/namespace": "xml.xsd",
+    "www.w3.org/2005/05/xmlmime": "xmime.xsd",
 }
 
 

@@ -15,6 +15,7 @@ XML: Final = "http://www.w3.org/XML/1998/namespace"
 XMLNS: Final = "http://www.w3.org/2000/xmlns/"
 XINCLUDE: Final = "http://www.w3.org/2001/XInclude"
 XOP: Final = "http://www.w3.org/2004/08/xop/include"
+XMIME: Final = "http://www.w3.org/2005/05/xmlmime"
 
 SOAP11_ENV: Final = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV: Final = "http://www.w3.org/2003/05/soap-envelope"

@@ -631,6 +631,14 @@ class SchemaSet:
             name = self._qname(ref, node, document, "element reference")
             if name is None:
                 return None
+            if name.startswith("{") and name[1:].partition("}")[0] in XSD_ALIASES:
+                # e.g. .NET DataSets: <s:element ref="s:schema"/> embeds a schema document.
+                self.problems.warn(
+                    "element reference",
+                    f"{ref.strip()!r} refers into the XSD namespace; accepted as any content",
+                    document.location,
+                )
+                return ElementDecl(name, self.any_type)
             entry = self._lookup("element", name, location=document.location)
             if entry is None:
                 self.problems.error(
