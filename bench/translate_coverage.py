@@ -143,11 +143,13 @@ def sweep_one(
                 meta(message.schema)
                 meta(message.header_schema)
                 checked += 1
-    except Exception as exc:  # noqa: BLE001 - every failure is a finding of the sweep
+    except Exception as exc:
         construct = getattr(exc, "construct", None) or type(exc).__name__
         detail = getattr(exc, "detail", None) or str(exc)
         return WsdlOutcome(
-            label, "failed", seconds=time.perf_counter() - started,
+            label,
+            "failed",
+            seconds=time.perf_counter() - started,
             constructs=[f"{construct}: {str(detail)[:160]}"],
         )
     errors = [p for p in loaded.problems if p.severity == "error"]
@@ -194,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:<11} {summary[key]:>5}")
     print(f"  coverage (complete + degraded): {summary['coverage']:.1%}")
     print(f"  strict coverage (complete):     {summary['strict_coverage']:.1%}")
-    print(f"  operations {summary['operations']}, message schemas {summary['schemas']} "
-          f"({summary['schemas_meta_validated']} meta-validated), {summary['seconds']} s")
+    print(
+        f"  operations {summary['operations']}, message schemas {summary['schemas']} "
+        f"({summary['schemas_meta_validated']} meta-validated), {summary['seconds']} s"
+    )
     print("  constructs behind the gaps:")
     for construct, count in summary["constructs_behind_gaps"].items():
         print(f"    {count:>4}  {construct}")

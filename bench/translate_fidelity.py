@@ -109,7 +109,11 @@ class LeafWalk:
             if value is not None:
                 self.problems.append(f"{path}: nil element became {value!r}")
             return
-        attributes = [(k, v) for k, v in element.items() if k not in META_ATTRIBUTES and not k.startswith(f"{{{XSI}}}")]
+        attributes = [
+            (k, v)
+            for k, v in element.items()
+            if k not in META_ATTRIBUTES and not k.startswith(f"{{{XSI}}}")
+        ]
         children = [c for c in element if isinstance(c.tag, str)]
         if isinstance(value, dict):
             for name, text in attributes:
@@ -122,7 +126,9 @@ class LeafWalk:
                 text = element.text or ""
                 if "#text" in value:
                     if not _same(value["#text"], text, element):
-                        self.problems.append(f"{path}: text {text.strip()[:30]!r} became {value['#text']!r}")
+                        self.problems.append(
+                            f"{path}: text {text.strip()[:30]!r} became {value['#text']!r}"
+                        )
                 elif text.strip():
                     self.problems.append(f"{path}: text {text.strip()[:30]!r} missing")
                 return
@@ -154,16 +160,23 @@ class LeafWalk:
             return
         self.leaves += 1
         if attributes:
-            self.problems.append(f"{path}: attributes {[local_name(a) for a, _ in attributes]} dropped")
+            self.problems.append(
+                f"{path}: attributes {[local_name(a) for a, _ in attributes]} dropped"
+            )
         if not _same(value, element.text or "", element):
             self.problems.append(f"{path}: {(element.text or '').strip()[:30]!r} became {value!r}")
 
     @staticmethod
     def _is_list_value(child: etree._Element, item: list[Any]) -> bool:
         """An xs:list value (a JSON array of tokens) rather than a repeated element."""
-        return len(child) == 0 and bool(item) and all(not isinstance(v, dict | list) for v in item) and (
-            " ".join(str(v) for v in item) == " ".join((child.text or "").split())
-            and len((child.text or "").split()) > 1
+        return (
+            len(child) == 0
+            and bool(item)
+            and all(not isinstance(v, dict | list) for v in item)
+            and (
+                " ".join(str(v) for v in item) == " ".join((child.text or "").split())
+                and len((child.text or "").split()) > 1
+            )
         )
 
 
@@ -190,16 +203,21 @@ def xmlschema_verdict(wsdl: Path, root: etree._Element) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             document = Wsdl11Document(str(wsdl))
-    except Exception as exc:  # noqa: BLE001 - xmlschema could not load this WSDL
+    except Exception as exc:
         return f"unknown: xmlschema cannot load the WSDL ({type(exc).__name__})"
     envelope = open_envelope(root)
     for message in envelope.messages:
-        if document.schema.get_element(message.tag) is None and document.schema.elements.get(message.tag) is None:
+        if (
+            document.schema.get_element(message.tag) is None
+            and document.schema.elements.get(message.tag) is None
+        ):
             return f"unknown: xmlschema has no global element {message.tag} (rpc or unmatched)"
         try:
             document.schema.validate(message)
-        except Exception as exc:  # noqa: BLE001
-            reason = next((line for line in str(exc).splitlines() if line.startswith("Reason:")), str(exc))
+        except Exception as exc:
+            reason = next(
+                (line for line in str(exc).splitlines() if line.startswith("Reason:")), str(exc)
+            )
             return f"invalid: {reason[:160]}"
     return "valid"
 
@@ -238,25 +256,42 @@ def check_one(service: TranslatorService, case: str, wsdl: Path, path: Path) -> 
     except MessageMismatchError as exc:
         verdict = xmlschema_verdict(wsdl, root)
         outcome = (
-            "refused-invalid" if verdict.startswith("invalid")
-            else "refused-disputed" if verdict == "valid" else "refused-unconfirmed"
+            "refused-invalid"
+            if verdict.startswith("invalid")
+            else "refused-disputed"
+            if verdict == "valid"
+            else "refused-unconfirmed"
         )
         fallback = service.translate(xml, ref, TranslateOptions(on_mismatch="schemaless"))
         leaves, problems = check_leaves(root, fallback.data)
         return MessageFidelity(
-            case, path.name, outcome, leaves, [exc.detail, f"xmlschema: {verdict}", *problems[:3]],
+            case,
+            path.name,
+            outcome,
+            leaves,
+            [exc.detail, f"xmlschema: {verdict}", *problems[:3]],
             schemaless_leaves_ok=not problems,
         )
-    except Exception as exc:  # noqa: BLE001 - the WSDL itself failed: record it
-        return MessageFidelity(case, path.name, "wsdl-failed", problems=[f"{type(exc).__name__}: {exc}"])
+    except Exception as exc:
+        return MessageFidelity(
+            case, path.name, "wsdl-failed", problems=[f"{type(exc).__name__}: {exc}"]
+        )
     problems: list[str] = []
     if translation.operation is not None and translation.direction is not None:
-        schema = service.schema(ref, translation.binding + "/" + translation.operation if translation.binding else translation.operation, translation.direction)  # type: ignore[arg-type]
+        schema = service.schema(
+            ref,
+            translation.binding + "/" + translation.operation
+            if translation.binding
+            else translation.operation,
+            translation.direction,
+        )  # type: ignore[arg-type]
         errors = list(Draft202012Validator(schema).iter_errors(translation.data))
         problems += [f"schema: {e.message[:120]}" for e in errors]
     leaves, leaf_problems = check_leaves(root, translation.data)
     problems += leaf_problems
-    return MessageFidelity(case, path.name, "unfaithful" if problems else "faithful", leaves, problems)
+    return MessageFidelity(
+        case, path.name, "unfaithful" if problems else "faithful", leaves, problems
+    )
 
 
 def summarise(results: list[MessageFidelity]) -> dict[str, Any]:
@@ -292,17 +327,23 @@ def main(argv: list[str] | None = None) -> int:
     for outcome, count in summary["outcomes"].items():
         print(f"  {outcome:<20} {count:>4}")
     if summary["typed_fidelity"] is not None:
-        print(f"  typed translations faithful: {summary['typed_fidelity']:.1%} "
-              f"({summary['leaves_checked']} leaves checked)")
-    print(f"  refusals confirmed by xmlschema: {summary['refusals_confirmed_by_xmlschema']}"
-          f" of {summary['refused']}; disputed: {summary['refusals_disputed_by_xmlschema']}")
-    print(f"  schema-less fallback carries every leaf: {summary['schemaless_fallback_carries_every_leaf']}")
+        print(
+            f"  typed translations faithful: {summary['typed_fidelity']:.1%} "
+            f"({summary['leaves_checked']} leaves checked)"
+        )
+    print(
+        f"  refusals confirmed by xmlschema: {summary['refusals_confirmed_by_xmlschema']}"
+        f" of {summary['refused']}; disputed: {summary['refusals_disputed_by_xmlschema']}"
+    )
+    every_leaf = summary["schemaless_fallback_carries_every_leaf"]
+    print(f"  schema-less fallback carries every leaf: {every_leaf}")
     for r in results:
         if r.outcome not in ("faithful", "fault"):
             print(f"  {r.outcome:<20} {r.case}/{r.file}: {' | '.join(r.problems[:2])[:220]}")
     if args.json:
         args.json.write_text(
-            json.dumps({"summary": summary, "messages": [asdict(r) for r in results]}, indent=2) + "\n",
+            json.dumps({"summary": summary, "messages": [asdict(r) for r in results]}, indent=2)
+            + "\n",
             encoding="utf-8",
         )
     return 0

@@ -76,6 +76,9 @@ class CompiledWsdl:
                 self._messages[key] = compiled
         return compiled
 
+    def compiled_messages(self) -> list[CompiledMessage]:
+        return list(self._messages.values())
+
     def element_message(self, element_name: str) -> CompiledMessage:
         """For a bare XSD: the message that is the global element ``element_name``."""
         key = ("element:" + element_name, None)

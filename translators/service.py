@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from rag.errors import BadInputError, MessageMismatchError, NotFoundError
+from rag.errors import BadInputError, MessageMismatchError, MmragError, NotFoundError
 from translators.compiled import CompiledMessage, CompiledWsdl
 from translators.convert.context import ConversionContext
 from translators.convert.envelope import Envelope, fault_error, open_envelope
 from translators.convert.message import convert_body, convert_headers, shape_matches
 from translators.convert.mtom import inline_xop, is_multipart, split_multipart
 from translators.convert.schemaless import SCHEMALESS_SCHEMA, Arrays, SchemalessConverter
+from translators.mapping.llm import CachedLLM
 from translators.result import Fallback, Translation
 from translators.wsdl.loader import load_wsdl
 from translators.wsdl.model import Direction
@@ -337,8 +338,23 @@ class TranslatorService:
         op = compiled.operation(operation)
         return compiled.message(op, direction).schema
 
-    def llm(self) -> LLMBackend | None:
-        return self._llm() if self._llm is not None else None
+    @property
+    def model_id(self) -> str:
+        """The configured LLM, as it keys saved mappings (known without loading it)."""
+        spec = self.settings.models.llm
+        return f"{spec.backend}:{spec.model}"
+
+    def cached_llm(self) -> tuple[CachedLLM | None, str | None]:
+        """The LLM behind the content-hash cache and the timeout, or why there is none."""
+        if self._llm is None:
+            return None, "no LLM configured for the translator"
+        try:
+            backend = self._llm()
+        except MmragError as exc:
+            return None, f"the LLM could not be loaded: {exc.detail}"
+        return CachedLLM(
+            backend, self.state_dir / "llm-cache", timeout_s=self.config.llm_timeout_s
+        ), None
 
 
 def _validate(validator: Draft202012Validator, instance: Any, what: str) -> None:

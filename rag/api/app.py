@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from rag import __version__
-from rag.api import health, metrics
+from rag.api import health, metrics, translate
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.models import ModelRegistry
@@ -54,6 +54,7 @@ def create_app(
     app.middleware("http")(_request_id)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(translate.router)
     return app
 
 

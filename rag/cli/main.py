@@ -106,6 +106,15 @@ def serve(
     )
 
 
+def _register_translator() -> None:
+    from rag.cli.translate import register
+
+    register(app)
+
+
+_register_translator()
+
+
 def main() -> None:
     try:
         app()
