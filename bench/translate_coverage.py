@@ -35,11 +35,13 @@ from jsonschema import Draft202012Validator
 from translators.compiled import CompiledWsdl
 from translators.convert.jsonout import dumps
 from translators.wsdl.loader import load_wsdl
+from translators.wsdl.model import Direction
 from translators.wsdl.resolver import DocumentResolver
 
 _META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
 _SKIPPING = ("wsdl:binding", "wsdl:operation", "wsdl20:binding")
 META_LIMIT = 200
+DIRECTIONS: tuple[Direction, ...] = ("input", "output")
 
 
 @dataclass
@@ -129,15 +131,15 @@ def sweep_one(
         messages = [
             (operation, direction)
             for operation in loaded.description.operations
-            for direction in ("input", "output")
-            if operation.message(direction) is not None  # type: ignore[arg-type]
+            for direction in DIRECTIONS
+            if operation.message(direction) is not None
         ]
         # Meta-validating JSON Schema (draft 2020-12) costs ~4 ms per schema in jsonschema;
         # a WSDL with thousands of operations is checked on an evenly spread sample.
         stride = 1 if meta_limit is None else max(1, -(-len(messages) // meta_limit))
         schemas = checked = 0
         for index, (operation, direction) in enumerate(messages):
-            message = compiled.message(operation, direction)  # type: ignore[arg-type]
+            message = compiled.message(operation, direction)
             schemas += 1
             if index % stride == 0:
                 meta(message.schema)

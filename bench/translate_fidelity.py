@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib
 import json
 import sys
 import warnings
@@ -198,11 +199,10 @@ def check_leaves(root: etree._Element, data: dict[str, Any]) -> tuple[int, list[
 def xmlschema_verdict(wsdl: Path, root: etree._Element) -> str:
     """'invalid: <reason>', 'valid', or 'unknown: <why>' according to xmlschema."""
     try:
-        from xmlschema.extras.wsdl import Wsdl11Document
-
+        wsdl_module: Any = importlib.import_module("xmlschema.extras.wsdl")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            document = Wsdl11Document(str(wsdl))
+            document = wsdl_module.Wsdl11Document(str(wsdl))
     except Exception as exc:
         return f"unknown: xmlschema cannot load the WSDL ({type(exc).__name__})"
     envelope = open_envelope(root)
@@ -276,22 +276,20 @@ def check_one(service: TranslatorService, case: str, wsdl: Path, path: Path) -> 
         return MessageFidelity(
             case, path.name, "wsdl-failed", problems=[f"{type(exc).__name__}: {exc}"]
         )
-    problems: list[str] = []
+    found: list[str] = []
     if translation.operation is not None and translation.direction is not None:
         schema = service.schema(
             ref,
             translation.binding + "/" + translation.operation
             if translation.binding
             else translation.operation,
-            translation.direction,
-        )  # type: ignore[arg-type]
+            "input" if translation.direction == "input" else "output",
+        )
         errors = list(Draft202012Validator(schema).iter_errors(translation.data))
-        problems += [f"schema: {e.message[:120]}" for e in errors]
+        found += [f"schema: {e.message[:120]}" for e in errors]
     leaves, leaf_problems = check_leaves(root, translation.data)
-    problems += leaf_problems
-    return MessageFidelity(
-        case, path.name, "unfaithful" if problems else "faithful", leaves, problems
-    )
+    found += leaf_problems
+    return MessageFidelity(case, path.name, "unfaithful" if found else "faithful", leaves, found)
 
 
 def summarise(results: list[MessageFidelity]) -> dict[str, Any]:

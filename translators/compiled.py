@@ -11,11 +11,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from rag.errors import MessageMismatchError, NotFoundError
 from translators.convert.typed import TypedConverter
 from translators.convert.values import ValueConverters
+from translators.schema.gate import SchemaGate
 from translators.schema.generate import SchemaGenerator
 from translators.schema.layout import LayoutCache
 from translators.schema.message import MessageShape, element_shape, message_shape
@@ -33,8 +32,8 @@ class CompiledMessage:
     shape: MessageShape
     schema: dict[str, Any]
     header_schema: dict[str, Any]
-    validator: Draft202012Validator
-    header_validator: Draft202012Validator
+    validator: SchemaGate
+    header_validator: SchemaGate
 
     @property
     def schema_id(self) -> str:
@@ -117,8 +116,8 @@ class CompiledWsdl:
             shape,
             schema,
             header_schema,
-            Draft202012Validator(schema),
-            Draft202012Validator(header_schema),
+            SchemaGate(schema),
+            SchemaGate(header_schema),
         )
 
     def operation(self, name: str) -> Operation:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.exceptions import SchemaError
 
 from rag.errors import BadInputError, MappingError
 from translators.convert.schemaless import SCHEMALESS_SCHEMA
@@ -25,6 +25,7 @@ from translators.mapping.message_llm import llm_translate
 from translators.mapping.propose import PROMPT_VERSION, propose_mapping
 from translators.mapping.store import MappingStore, mapping_key, rules_digest, schema_digest
 from translators.result import Fallback, Translation
+from translators.schema.gate import SchemaGate
 
 if TYPE_CHECKING:
     from translators.compiled import CompiledWsdl
@@ -109,13 +110,14 @@ def apply_target(
         data = apply_rules(mapping.rules, translation.data)
     except MappingApplyError as exc:
         raise MappingError(f"mapping {mapping.key} v{mapping.version} failed: {exc}") from None
-    validator = Draft202012Validator(target_schema)
-    error = best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/" + "/".join(str(p) for p in error.absolute_path)
+    gate = SchemaGate(target_schema)
+    if not gate.is_valid(data):
+        problem = gate.error(data)
+        where = "/" + "/".join(str(p) for p in problem.absolute_path) if problem else "/"
+        reason = str(problem.message)[:160] if problem else "rejected by the validation gate"
         raise MappingError(
             f"mapping {mapping.key} v{mapping.version} cannot produce valid output for this "
-            f"message (at {where}: {str(error.message)[:160]}); review the mapping file",
+            f"message (at {where}: {reason}); review the mapping file",
             mapping=mapping.key,
             version=mapping.version,
         )

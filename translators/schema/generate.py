@@ -189,6 +189,7 @@ def _choice_schema(
     }
     if dependent:
         schema["dependentRequired"] = dependent
+        schema["dependencies"] = dependent  # the draft-7 spelling, for draft-7 validators
     return schema
 
 
