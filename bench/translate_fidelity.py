@@ -94,8 +94,12 @@ class LeafWalk:
         self.ids = {
             el.get("id"): el for el in scope.iter() if isinstance(el.tag, str) and el.get("id")
         }
+        self.refs = {str(v)[1:] for v in scope.xpath(".//@href") if str(v).startswith("#")}
         self.leaves = 0
         self.problems: list[str] = []
+
+    def referenced(self, node_id: str) -> bool:
+        return node_id in self.refs
 
     def deref(self, element: etree._Element) -> etree._Element:
         href = element.get("href")
@@ -113,7 +117,10 @@ class LeafWalk:
         attributes = [
             (k, v)
             for k, v in element.items()
-            if k not in META_ATTRIBUTES and not k.startswith(f"{{{XSI}}}")
+            if k not in META_ATTRIBUTES
+            and not k.startswith(f"{{{XSI}}}")
+            and not (k == "href" and v.startswith("#"))
+            and not (k == "id" and v in self.ids and self.referenced(v))
         ]
         children = [c for c in element if isinstance(c.tag, str)]
         if isinstance(value, dict):

@@ -11,6 +11,7 @@ from translators.xml.names import SOAP11_ENC, SOAP12_ENC, SOAP12_ENV, XSI
 
 __all__ = ["ConversionContext", "mismatch"]
 
+_XSI_PREFIX = f"{{{XSI}}}"
 XSI_NIL = f"{{{XSI}}}nil"
 XSI_TYPE = f"{{{XSI}}}type"
 XSI_NULL = f"{{{XSI}}}null"  # the 1999 XSD draft's spelling, still sent by old toolkits
@@ -19,8 +20,6 @@ ENC12_REF = f"{{{SOAP12_ENC}}}ref"
 # Attributes that carry SOAP or encoding machinery, never data.
 META_ATTRIBUTES = frozenset(
     {
-        "id",
-        "href",
         ENC12_ID,
         ENC12_REF,
         f"{{{SOAP11_ENC}}}arrayType",
@@ -62,6 +61,7 @@ class ConversionContext:
     warnings: list[str] = field(default_factory=list)
     nodes: int = 0
     _ids: dict[str, etree._Element] | None = None
+    _referenced: set[str] | None = None
     _expanding: set[str] = field(default_factory=set)
 
     def count(self, element: etree._Element) -> None:
@@ -83,6 +83,26 @@ class ConversionContext:
             return str(href[1:])
         ref = element.get(ENC12_REF)
         return str(ref).lstrip("#") if ref is not None else None
+
+    def is_meta(self, element: etree._Element, name: str) -> bool:
+        """SOAP machinery, not data: ``href="#x"``, and ``id`` of a referenced element."""
+        if name in META_ATTRIBUTES or name.startswith(_XSI_PREFIX):
+            return True
+        if name == "href":
+            return str(element.get("href", "")).startswith("#")
+        if name == "id":
+            return str(element.get("id")) in self.referenced()
+        return False
+
+    def referenced(self) -> set[str]:
+        if self._referenced is None:
+            root = self.scope if self.scope is not None else None
+            self._referenced = set()
+            if root is not None:
+                for value in root.xpath(".//@href"):
+                    if str(value).startswith("#"):
+                        self._referenced.add(str(value)[1:])
+        return self._referenced
 
     def target(self, element: etree._Element, ref: str) -> etree._Element:
         if self._ids is None:

@@ -25,14 +25,13 @@ from typing import Any, Literal
 from lxml import etree
 
 from translators.convert.context import (
-    META_ATTRIBUTES,
     XSI_NIL,
     XSI_NULL,
     XSI_TYPE,
     ConversionContext,
 )
 from translators.convert.values import LexicalError, ValueConverters
-from translators.xml.names import XSI, local_name, resolve_prefixed
+from translators.xml.names import local_name, resolve_prefixed
 from translators.xsd.builtins import BUILTINS, XSD_ALIASES
 from translators.xsd.model import SimpleType, builtin_type
 
@@ -109,7 +108,7 @@ class SchemalessConverter:
 
     def content(self, element: etree._Element, ctx: ConversionContext) -> Any:
         """The element's attributes, text and children (no nil, reference or type check)."""
-        attributes = [(k, v) for k, v in element.items() if not _is_meta(k)]
+        attributes = [(k, v) for k, v in element.items() if not ctx.is_meta(element, k)]
         if not attributes and len(element) == 0:
             return element.text or ""
         out: dict[str, Any] = {}
@@ -170,10 +169,6 @@ class _Repeated(list[Any]):
 
 
 _UNTYPED: Any = object()
-
-
-def _is_meta(name: str) -> bool:
-    return name in META_ATTRIBUTES or name.startswith(f"{{{XSI}}}")
 
 
 def _text(element: etree._Element) -> str:

@@ -18,7 +18,6 @@ from typing import Any
 from lxml import etree
 
 from translators.convert.context import (
-    META_ATTRIBUTES,
     XSI_NIL,
     XSI_NULL,
     XSI_TYPE,
@@ -29,7 +28,7 @@ from translators.convert.schemaless import SchemalessConverter
 from translators.convert.values import LexicalError, ValueConverters
 from translators.schema.generate import XSI_TYPE_KEY
 from translators.schema.layout import ComplexLayout, LayoutCache, Slot
-from translators.xml.names import SOAP11_ENC, XSI, local_name, resolve_prefixed
+from translators.xml.names import SOAP11_ENC, local_name, resolve_prefixed
 from translators.xsd.compiler import SchemaSet
 from translators.xsd.model import ComplexType, ElementDecl, SimpleType, SoapArray, XsdType
 
@@ -130,7 +129,7 @@ class TypedConverter:
                     out[key] = self.values.get(use.type)(value, element)
                 except LexicalError as exc:
                     raise mismatch(element, f"attribute {local_name(name)}: {exc}") from None
-            elif name in META_ATTRIBUTES or name.startswith(f"{{{XSI}}}"):
+            elif ctx.is_meta(element, name):
                 continue
             elif complex_type.any_attribute:
                 out["@" + local_name(name)] = value

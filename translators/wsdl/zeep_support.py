@@ -3,12 +3,12 @@
 ``zeep_client(path)`` builds a ``zeep.Client`` whose transport reads every WSDL/XSD through
 the :class:`~translators.wsdl.resolver.DocumentResolver` (bundled standard schemas, local
 files, allow-listed remote only) and the hardened parser, with zeep's own settings locked
-down (``forbid_dtd``, ``forbid_entities``, ``forbid_external``, no huge trees).
+down (``forbid_dtd``, ``forbid_entities``, no huge trees; see :func:`zeep_settings` for
+``forbid_external``).
 
-Because ``forbid_external`` makes zeep refuse any ``http(s)`` import before its transport is
-asked, the transport rewrites each document it serves: well-known schema locations point at
-the bundled files, allow-listed remote ones at their cached copies, and imports that cannot
-be read lose their ``schemaLocation`` (zeep then treats them as namespace-only). It also fixes
+The transport also rewrites each document it serves: well-known schema locations point at
+the bundled files, and imports that cannot be read lose their ``schemaLocation`` (zeep then
+treats them as namespace-only) instead of failing the whole WSDL. It also fixes
 the commonest sloppiness zeep rejects: an ``xs:import`` whose ``namespace`` differs from the
 imported schema's ``targetNamespace``. Every rewrite is logged as a warning.
 
@@ -41,14 +41,18 @@ _PATCHED = threading.Lock()
 _patched = False
 
 
-def zeep_settings() -> Any:
+def zeep_settings(*, forbid_external: bool = False) -> Any:
+    """zeep's settings. ``forbid_external`` stays off by default on purpose: zeep itself
+    auto-imports the SOAP-encoding schema from its http URL whenever a schema mentions it,
+    and ``forbid_external`` refuses that before asking the transport. The resolving transport
+    is the gate instead, and it serves nothing but bundled, local and allow-listed documents,
+    so no document ever comes from anywhere else either way."""
     zeep: Any = importlib.import_module("zeep")
-
     return zeep.Settings(
         strict=False,
         forbid_dtd=True,
         forbid_entities=True,
-        forbid_external=True,
+        forbid_external=forbid_external,
         xml_huge_tree=False,
     )
 
