@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from rag.errors import MmragError
 from rag.models.llm.base import ChatMessage, LLMBackend
 from translators.convert.jsonout import dumps, plain
+from translators.mapping.fields import SchemaFields
 from translators.mapping.llm import extract_json
 from translators.result import Fallback
 
@@ -63,22 +64,29 @@ def llm_translate(
     if llm is None:
         return mapped, Fallback("llm_unavailable", unavailable or "no LLM configured"), 0
     validator = Draft202012Validator(target_schema)
-    schema_text = dumps(target_schema)[:MAX_SCHEMA_CHARS]
+    # The target as a field list, not the whole schema: a short prompt is what a small model
+    # on a CPU can read in reasonable time (the full schema still validates the answer).
+    fields = SchemaFields(target_schema).fields()
+    target_text = "\n".join(
+        f"- {f.path} ({f.kind if not f.is_array else 'array'}{', required' if f.required else ''})"
+        for f in fields
+    )[:MAX_SCHEMA_CHARS]
     source_text = dumps(plain(source))[:MAX_SOURCE_CHARS]
     messages = [
         ChatMessage(
             "system",
-            "Convert the source JSON into JSON that is valid against the target JSON Schema. "
-            "Copy values from the source; never invent values. Reply with the JSON only.",
+            "Write one JSON object with the target fields, copying values from the source JSON. "
+            "Never invent values. Reply with the JSON object only.",
         ),
-        ChatMessage("user", f"Target JSON Schema:\n{schema_text}\n\nSource JSON:\n{source_text}"),
+        ChatMessage("user", f"Target fields:\n{target_text}\n\nSource JSON:\n{source_text}"),
     ]
     problems: list[str] = []
+    # The deterministic result is as long as a right answer needs to be: generating much
+    # more only lets a small model loop (about 3 characters per token, generously).
+    budget = min(max_tokens, 32 + len(dumps(plain(mapped))) // 2)
     for attempt in (1, 2):
         try:
-            raw = llm.complete(
-                messages, max_tokens=max_tokens, temperature=0.0, json_schema=target_schema
-            )
+            raw = llm.complete(messages, max_tokens=budget, temperature=0.0)
         except MmragError as exc:
             return mapped, Fallback("llm_unavailable", exc.detail), attempt
         try:
