@@ -67,7 +67,7 @@ class CompiledWsdl:
         compiled = self._messages.get(key)
         if compiled is not None:
             return compiled
-        with self._lock:
+        with self._lock, self.loaded.schemas.lock:
             compiled = self._messages.get(key)
             if compiled is None:
                 shape = message_shape(operation, direction, self.loaded.schemas, self.loaded.log)

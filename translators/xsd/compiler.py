@@ -16,6 +16,7 @@ recursion. The compiler is lenient where real schemas are sloppy, and says so:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -97,6 +98,7 @@ class SchemaSet:
         self._group_stack: list[str] = []
         self._attribute_group_stack: list[str] = []
         self.any_type = any_type()
+        self.lock = threading.RLock()  # held while compiling
         for document in self.documents:
             self._index(document)
 
@@ -151,6 +153,10 @@ class SchemaSet:
     # -- public lookups ------------------------------------------------------------------
     def element(self, name: str) -> ElementDecl | None:
         """A global element declaration, or None."""
+        with self.lock:
+            return self._element(name)
+
+    def _element(self, name: str) -> ElementDecl | None:
         decl = self._elements.get(name)
         if decl is not None:
             return decl
@@ -161,7 +167,10 @@ class SchemaSet:
 
     def type(self, name: str) -> XsdType | None:
         """A named type (built-ins included), or None."""
-        return self._resolve_type(name, location="", quiet=True)
+        # Components are registered before they are filled (that is how recursion works), so
+        # concurrent lookups wait until a compilation in progress is complete.
+        with self.lock:
+            return self._resolve_type(name, location="", quiet=True)
 
     def has_namespace(self, namespace: str) -> bool:
         return any(d.target_namespace == namespace for d in self.documents)
@@ -617,7 +626,7 @@ class SchemaSet:
         self._fill_element(decl, node, document)
         members = self._substitution_members.get(name, [])
         for member_name in members:
-            member = self.element(member_name)
+            member = self._element(member_name)
             if member is not None and member is not decl:
                 decl.substitutes.append(member)
                 decl.substitutes.extend(m for m in member.substitutes if m not in decl.substitutes)
