@@ -13,6 +13,7 @@ from rag.models import ModelRegistry
 from rag.settings import Settings, TranslatorSettings
 from tests.conftest import MODEL_CACHE, REPO_ROOT
 from translators.mapping.store import MappingStore
+from translators.mapping.workflow import propose_from_samples
 from translators.service import TranslateOptions, TranslatorService, WsdlRef
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "translators"
@@ -67,11 +68,15 @@ def test_per_message_llm_mode_never_returns_invalid_json(
         _env_file=None,
         data_dir=tmp_path,
         cache_dir=MODEL_CACHE,
-        translator=TranslatorSettings(llm_max_tokens=64),
+        translator=TranslatorSettings(llm_max_tokens=48),
     )
     service = TranslatorService(settings, llm=models.llm)
     xml = (FIXTURES / "countryinfo_fullcountryinfo_response.xml").read_bytes()
     target = json.loads((FIXTURES / "country_target.schema.json").read_text())
+    # The saved mapping is made without the LLM, so only the per-message calls are timed here.
+    propose_from_samples(
+        service, [xml], WsdlRef(path=country_wsdl), TranslateOptions(), target, use_llm=False
+    )
     result = service.translate(
         xml, WsdlRef(path=country_wsdl), TranslateOptions(target_schema=target, mode="llm")
     )
