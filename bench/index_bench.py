@@ -319,7 +319,7 @@ def peak_rss(work: Path, hours: float, pdf_pages: int) -> dict[str, Any]:
             write_long_pdf(work / "long.pdf", pages=pdf_pages, words_per_page=300),
         ),
     }
-    out = {}
+    out: dict[str, Any] = {}
     for name, (mode, target) in inputs.items():
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         done = subprocess.run(

@@ -5,7 +5,12 @@ The tree::
     MmragError                      anything mmrag raises on purpose
     ├── BadInputError               the caller sent something unusable (HTTP 400)
     │   ├── UnsupportedMediaError   a file or upload of a type mmrag does not handle (415)
-    │   └── PayloadTooLargeError    over a configured size limit (413)
+    │   ├── PayloadTooLargeError    over a configured size limit (413)
+    │   ├── XmlRejectedError        XML with a forbidden construct: DTD, entity, XInclude, depth
+    │   ├── MalformedXmlError       not well-formed XML, or a wrong encoding declaration
+    │   ├── WsdlError               a WSDL/XSD that cannot be loaded or used
+    │   ├── MessageMismatchError    a message that does not fit its operation or schema
+    │   └── MappingError            a mapping file or rule that is invalid
     ├── NotFoundError               a named thing does not exist (404)
     ├── AuthError                   missing or wrong credentials (401)
     ├── ConfigError                 the settings name something that cannot work
@@ -13,6 +18,7 @@ The tree::
     ├── StoreError                  the vector store failed (503)
     │   └── StoreLockedError        the embedded store is open in another process
     └── UpstreamError               a remote dependency failed (502)
+        └── SoapFaultError          a SOAP Fault, kept as structured data (code, reason, ...)
 
 Errors carry data as attributes and chain their cause with ``raise ... from exc``.
 The HTTP layer maps them to RFC 9457 problem documents in one place
@@ -77,3 +83,83 @@ class StoreLockedError(StoreError):
 
 class UpstreamError(MmragError):
     code = "upstream"
+
+
+class XmlRejectedError(BadInputError):
+    """XML refused for safety: ``reason`` is dtd, entity, xinclude or depth."""
+
+    code = "xml-rejected"
+
+    def __init__(self, detail: str, *, reason: str, **extra: Any) -> None:
+        super().__init__(detail, reason=reason, **extra)
+        self.reason = reason
+
+
+class MalformedXmlError(BadInputError):
+    code = "xml-malformed"
+
+    def __init__(self, detail: str, *, line: int | None = None, **extra: Any) -> None:
+        super().__init__(detail, line=line, **extra)
+        self.line = line
+
+
+class WsdlError(BadInputError):
+    """A WSDL or XSD that cannot be used; ``construct`` names what was unsupported."""
+
+    code = "wsdl-invalid"
+
+    def __init__(self, detail: str, *, construct: str, location: str = "", **extra: Any) -> None:
+        super().__init__(detail, construct=construct, location=location, **extra)
+        self.construct = construct
+        self.location = location
+
+
+class MessageMismatchError(BadInputError):
+    """The message does not fit its operation; ``path`` points at the first misfit."""
+
+    code = "message-mismatch"
+
+    def __init__(self, detail: str, *, path: str = "", **extra: Any) -> None:
+        super().__init__(detail, path=path, **extra)
+        self.path = path
+
+
+class MappingError(BadInputError):
+    code = "mapping-invalid"
+
+
+class SoapFaultError(UpstreamError):
+    """A SOAP Fault. The fields keep the fault's structure; ``detail`` is the human summary."""
+
+    code = "soap-fault"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        fault_code: str,
+        reason: str,
+        actor: str | None = None,
+        fault_detail: Any = None,
+        soap_version: str = "1.1",
+        subcodes: tuple[str, ...] = (),
+        **extra: Any,
+    ) -> None:
+        super().__init__(
+            detail,
+            fault={
+                "code": fault_code,
+                "subcodes": list(subcodes),
+                "reason": reason,
+                "actor": actor,
+                "detail": fault_detail,
+                "soap_version": soap_version,
+            },
+            **extra,
+        )
+        self.fault_code = fault_code
+        self.subcodes = subcodes
+        self.reason = reason
+        self.actor = actor
+        self.fault_detail = fault_detail
+        self.soap_version = soap_version

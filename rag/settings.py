@@ -139,6 +139,25 @@ class ApiSettings(_Section):
     keys: dict[str, SecretStr] = Field(default_factory=dict)
 
 
+class TranslatorSettings(_Section):
+    """SOAP/XML -> JSON translator: parser limits, WSDL loading, mappings, LLM use."""
+
+    max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_document_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # libxml2 refuses documents deeper than 256 without XML_PARSE_HUGE (which mmrag never sets).
+    max_depth: int = Field(default=200, ge=8, le=256)
+    max_output_nodes: int = Field(default=1_000_000, ge=1000)
+    max_documents: int = Field(default=500, ge=1)
+    remote_allowlist: tuple[str, ...] = ()
+    remote_timeout_s: float = Field(default=10.0, gt=0)
+    wsdl_dir: Path | None = None
+    cache_size: int = Field(default=32, ge=1)
+    on_mismatch: Literal["error", "schemaless"] = "error"
+    llm_max_tokens: int = Field(default=384, ge=16, le=8192)
+    llm_timeout_s: float = Field(default=120.0, gt=0)
+    max_samples: int = Field(default=5, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     """All of mmrag's configuration."""
 
@@ -159,6 +178,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     search: SearchSettings = SearchSettings()
     api: ApiSettings = ApiSettings()
+    translator: TranslatorSettings = TranslatorSettings()
 
     @property
     def calibration_dir(self) -> Path:

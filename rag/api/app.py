@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from rag import __version__
-from rag.api import health, index, metrics, page, search
+from rag.api import health, index, metrics, page, search, translate
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.models import ModelRegistry
@@ -70,6 +70,7 @@ def create_app(
     app.include_router(index.router)
     app.include_router(search.router)
     app.include_router(page.router)
+    app.include_router(translate.router)
     return app
 
 

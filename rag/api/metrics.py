@@ -27,6 +27,18 @@ class ServiceMetrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self.translations = Counter(
+            "mmrag_translations_total",
+            "XML -> JSON translations by mode (typed, schemaless, mapped, llm) and outcome.",
+            ["mode", "outcome"],
+            registry=self.registry,
+        )
+        self.translation_fallbacks = Counter(
+            "mmrag_translation_fallbacks_total",
+            "Translations that fell back, by kind (schemaless, mapping_similarity, ...).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.model_loaded = Gauge(
             "mmrag_model_loaded",
             "1 when the model kind is loaded in this process, else 0.",

@@ -320,9 +320,11 @@ def serve(
 
 def _register_subcommands() -> None:
     from rag.cli.eval_cmd import calibrate, eval_app
+    from rag.cli.translate import register
 
     app.add_typer(eval_app, name="eval")
     app.command()(_domain_errors(calibrate))
+    register(app)
 
 
 _register_subcommands()

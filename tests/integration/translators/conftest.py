@@ -1,0 +1,1 @@
+"""Translator integration fixtures."""

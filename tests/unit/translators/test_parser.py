@@ -1,0 +1,95 @@
+"""The hardened parser refuses every hostile construct with a clear error and no I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.errors import MalformedXmlError, PayloadTooLargeError, XmlRejectedError
+from translators.xml.parser import XmlLimits, parse_xml
+
+LIMITS = XmlLimits(max_bytes=1 << 20, max_depth=64)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        (
+            "xxe-file",
+            b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+            "dtd",
+        ),
+        (
+            "xxe-url",
+            b'<!DOCTYPE r [<!ENTITY x SYSTEM "http://127.0.0.1:9/x">]><r>&x;</r>',
+            "dtd",
+        ),
+        (
+            "billion-laughs",
+            b'<!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;">]>'
+            b"<l>&c;</l>",
+            "dtd",
+        ),
+        ("external-dtd", b'<!DOCTYPE r SYSTEM "http://127.0.0.1:9/x.dtd"><r/>', "dtd"),
+        ("dtd-after-comment", b"<?xml version='1.0'?><!-- c --><!DOCTYPE r><r/>", "dtd"),
+        ("dtd-utf16", '<!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>'.encode("utf-16"), "dtd"),
+        ("undefined-entity", b"<r>&nope;</r>", "entity"),
+        (
+            "xinclude",
+            b'<r xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="/etc/passwd"/></r>',
+            "xinclude",
+        ),
+        ("deep-10000", b"<a>" * 10_000 + b"</a>" * 10_000, "depth"),
+        ("deeper-than-limit", b"<a>" * 65 + b"</a>" * 65, "depth"),
+    ],
+)
+def test_hostile_xml_is_rejected(name: str, data: bytes, reason: str) -> None:
+    with pytest.raises(XmlRejectedError) as info:
+        parse_xml(data, LIMITS)
+    assert info.value.reason == reason, name
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"<r><a></r>",
+        b"<r>a & b</r>",
+        b'<?xml version="1.0" encoding="no-such-codec"?><r/>',
+        b'<?xml version="1.0" encoding="UTF-16"?><r>x</r>',
+        b'<?xml version="1.0" encoding="UTF-8"?><r>\xff\xfe</r>',
+        b"<a:r/>",
+    ],
+)
+def test_malformed_xml_and_wrong_encodings_are_malformed(data: bytes) -> None:
+    with pytest.raises(MalformedXmlError):
+        parse_xml(data, LIMITS)
+
+
+def test_size_limit_is_checked_before_parsing() -> None:
+    with pytest.raises(PayloadTooLargeError) as info:
+        parse_xml(b"<r>" + b"x" * 2048 + b"</r>", XmlLimits(max_bytes=1024))
+    assert info.value.extra["limit"] == 1024
+
+
+def test_good_xml_parses_without_comments_and_in_any_declared_encoding() -> None:
+    root = parse_xml(
+        '<?xml version="1.0" encoding="UTF-16"?><r><!--c--><a>é</a></r>'.encode("utf-16")
+    )
+    assert [child.tag for child in root] == ["a"]
+    assert root[0].text == "é"
+    latin = parse_xml('<?xml version="1.0" encoding="ISO-8859-1"?><r>é</r>'.encode("latin-1"))
+    assert latin.text == "é"
+
+
+def test_depth_at_the_limit_is_fine() -> None:
+    assert parse_xml(b"<a>" * 64 + b"</a>" * 64, LIMITS).tag == "a"
+
+
+def test_text_input_is_a_programming_error() -> None:
+    with pytest.raises(TypeError):
+        parse_xml("<r/>")  # type: ignore[arg-type]
+
+
+def test_limits_reject_a_depth_libxml2_cannot_honour() -> None:
+    with pytest.raises(ValueError, match="max_depth"):
+        XmlLimits(max_depth=1000)

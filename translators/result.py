@@ -1,0 +1,67 @@
+"""What a translation returns: the JSON, the schema it conforms to, and everything the
+caller should know about how it was made (warnings, fallbacks, attachments, mapping)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Fallback", "FallbackKind", "Translation"]
+
+FallbackKind = Literal[
+    "schemaless",  # the message did not fit its operation; generic JSON instead (opt-in)
+    "mapping_similarity",  # the LLM's mapping proposal failed; name-similarity mapping used
+    "mapping_repaired",  # the LLM's proposal was partly wrong; rules dropped or added
+    "llm_message",  # the per-message LLM output was invalid twice; the mapped result used
+    "llm_unavailable",  # the LLM could not be reached or timed out; deterministic result used
+]
+
+
+@dataclass(frozen=True)
+class Fallback:
+    kind: FallbackKind
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Translation:
+    data: Any  # conforms to ``schema_id``
+    schema_id: str
+    mode: Literal["typed", "schemaless", "mapped", "llm"]
+    operation: str | None = None
+    binding: str | None = None
+    direction: str | None = None
+    soap_version: str | None = None
+    headers: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+    fallbacks: tuple[Fallback, ...] = ()
+    attachments: tuple[dict[str, Any], ...] = ()
+    mapping: dict[str, Any] | None = None
+    source_schema_id: str | None = None  # when mapped: the schema of the typed source JSON
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The response body: fixed key order, nothing that varies between runs."""
+        body: dict[str, Any] = {
+            "data": self.data,
+            "schema": self.schema_id,
+            "mode": self.mode,
+            "operation": self.operation,
+            "binding": self.binding,
+            "direction": self.direction,
+            "soap_version": self.soap_version,
+        }
+        if self.headers:
+            body["headers"] = self.headers
+        if self.source_schema_id is not None:
+            body["source_schema"] = self.source_schema_id
+        if self.mapping is not None:
+            body["mapping"] = self.mapping
+        body["fallbacks"] = [f.as_dict() for f in self.fallbacks]
+        body["warnings"] = list(self.warnings)
+        if self.attachments:
+            body["attachments"] = list(self.attachments)
+        return body

@@ -1,0 +1,401 @@
+"""The translator façade: the one entry point the CLI and the HTTP API use.
+
+``TranslatorService.translate`` takes XML bytes (a SOAP envelope, a bare message, or an
+MTOM/XOP multipart body) and, with a WSDL, returns the typed JSON of the operation message it
+belongs to; without one, the schema-less JSON. A SOAP Fault raises
+:class:`~rag.errors.SoapFaultError`; bad or hostile XML raises the parser's errors; a message
+that does not fit its operation raises :class:`~rag.errors.MessageMismatchError` unless the
+caller (or the settings) asked for the flagged schema-less fallback. Every returned
+translation has been validated against the schema it names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from rag.errors import BadInputError, MessageMismatchError, MmragError, NotFoundError
+from translators.compiled import CompiledMessage, CompiledWsdl
+from translators.convert.context import ConversionContext
+from translators.convert.envelope import Envelope, fault_error, open_envelope
+from translators.convert.message import convert_body, convert_headers, shape_matches
+from translators.convert.mtom import inline_xop, is_multipart, split_multipart
+from translators.convert.schemaless import SCHEMALESS_SCHEMA, Arrays, SchemalessConverter
+from translators.mapping.llm import CachedLLM
+from translators.result import Fallback, Translation
+from translators.schema.gate import SchemaGate
+from translators.wsdl.loader import load_wsdl
+from translators.wsdl.model import Direction
+from translators.wsdl.resolver import DocumentResolver, HttpFetcher, httpx_fetcher
+from translators.xml.names import local_name
+from translators.xml.parser import XmlLimits, parse_xml
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from rag.models.llm.base import LLMBackend
+    from rag.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TranslateOptions", "TranslatorService", "WsdlRef"]
+
+OnMismatch = Literal["error", "schemaless"]
+_SCHEMALESS_GATE = SchemaGate(SCHEMALESS_SCHEMA)
+
+
+@dataclass(frozen=True)
+class WsdlRef:
+    """Where a WSDL comes from: a local path (CLI), a name under the configured WSDL folder
+    (API), or uploaded documents (API; ``entry`` names the WSDL among them)."""
+
+    path: Path | None = None
+    name: str | None = None
+    uploads: Mapping[str, bytes] | None = None
+    entry: str | None = None
+
+    def describe(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        if self.name is not None:
+            return self.name
+        return f"upload:{self.entry}"
+
+
+@dataclass(frozen=True)
+class TranslateOptions:
+    operation: str | None = None
+    direction: Direction | None = None
+    content_type: str | None = None
+    on_mismatch: OnMismatch | None = None  # None: the settings decide
+    arrays: Arrays = "auto"  # schema-less mode only
+    target_schema: Mapping[str, Any] | None = None
+    mode: Literal["deterministic", "llm"] = "deterministic"
+
+
+class TranslatorService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        llm: Callable[[], LLMBackend] | None = None,
+        http: HttpFetcher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.translator
+        self._llm = llm
+        self._http = http if http is not None else httpx_fetcher
+        self._cache: OrderedDict[tuple[Any, ...], CompiledWsdl] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.message_limits = XmlLimits.for_messages(self.config)
+        self.document_limits = XmlLimits.for_documents(self.config)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.data_dir / "translator"
+
+    # -- WSDLs ---------------------------------------------------------------------------
+    def load(self, ref: WsdlRef) -> CompiledWsdl:
+        quick = self._quick_key(ref)
+        if quick is not None:
+            with self._cache_lock:
+                cached = self._cache.get(quick)
+                if cached is not None:
+                    self._cache.move_to_end(quick)
+                    return cached
+        key, resolver, location = self._resolver_for(ref)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        loaded = load_wsdl(
+            location, resolver, self.document_limits, max_documents=self.config.max_documents
+        )
+        compiled = CompiledWsdl(loaded, name=ref.describe())
+        for problem in loaded.problems:
+            logger.debug("%s: %s", ref.describe(), problem)
+        with self._cache_lock:
+            self._cache[key] = compiled
+            if quick is not None:
+                self._cache[quick] = compiled
+            while len(self._cache) > 2 * self.config.cache_size:
+                self._cache.popitem(last=False)
+        return compiled
+
+    def _quick_key(self, ref: WsdlRef) -> tuple[Any, ...] | None:
+        """A cheap cache key for a local path (one stat, no path resolution)."""
+        if ref.path is None or ref.uploads is not None or ref.name is not None:
+            return None
+        try:
+            stat = os.stat(ref.path)
+        except OSError:
+            return None
+        return ("quick", str(ref.path), stat.st_mtime_ns, stat.st_size)
+
+    def _resolver_for(self, ref: WsdlRef) -> tuple[tuple[Any, ...], DocumentResolver, str]:
+        common: dict[str, Any] = {
+            "allowlist": self.config.remote_allowlist,
+            "http": self._http,
+            "cache_dir": self.state_dir / "remote",
+            "max_bytes": self.config.max_document_bytes,
+            "timeout_s": self.config.remote_timeout_s,
+        }
+        if ref.uploads is not None:
+            entry = ref.entry or next(iter(ref.uploads), "")
+            if entry not in ref.uploads:
+                raise BadInputError("the WSDL upload names no entry document")
+            digest = hashlib.sha256()
+            for name in sorted(ref.uploads):
+                digest.update(name.encode() + b"\0" + hashlib.sha256(ref.uploads[name]).digest())
+            resolver = DocumentResolver(uploads=ref.uploads, **common)
+            return ("upload", digest.hexdigest(), entry), resolver, entry
+        if ref.name is not None:
+            root = self.config.wsdl_dir
+            if root is None:
+                raise NotFoundError("WSDL references are disabled (no wsdl_dir is configured)")
+            root = root.resolve()
+            path = (root / ref.name).resolve()
+            if not path.is_relative_to(root) or not path.is_file():
+                raise NotFoundError(f"no WSDL named {ref.name!r}", wsdl=ref.name)
+            resolver = DocumentResolver(local_roots=(root,), **common)
+        elif ref.path is not None:
+            path = ref.path.resolve()
+            if not path.is_file():
+                raise NotFoundError(f"no WSDL file at {ref.path}", wsdl=str(ref.path))
+            resolver = DocumentResolver(local_roots=None, **common)
+        else:
+            raise BadInputError("no WSDL given")
+        stat = path.stat()
+        return ("path", str(path), stat.st_mtime_ns, stat.st_size), resolver, str(path)
+
+    # -- translation ---------------------------------------------------------------------
+    def translate(
+        self, xml: bytes, wsdl: WsdlRef | None = None, options: TranslateOptions | None = None
+    ) -> Translation:
+        options = options or TranslateOptions()
+        root, attachments = self._parse(xml, options.content_type)
+        envelope = open_envelope(root)
+        compiled = self.load(wsdl) if wsdl is not None else None
+        if envelope.fault is not None:
+            raise self._fault(envelope, compiled)
+        if compiled is None:
+            translation = self._schemaless(envelope, options, reason=None)
+        else:
+            translation = self._typed(compiled, envelope, options)
+        if attachments:
+            translation = _with(translation, attachments=tuple(attachments))
+        if options.target_schema is not None or options.mode == "llm":
+            from translators.mapping.runtime import apply_target
+
+            translation = apply_target(self, translation, options, compiled)
+        return translation
+
+    def _parse(
+        self, xml: bytes, content_type: str | None
+    ) -> tuple[etree._Element, list[dict[str, Any]]]:
+        if len(xml) > self.message_limits.max_bytes:
+            # parse_xml says the same; checking first keeps a huge multipart body unsplit.
+            return parse_xml(xml, self.message_limits, what="message"), []
+        if is_multipart(xml, content_type):
+            multipart = split_multipart(xml, content_type)
+            root = parse_xml(multipart.root, self.message_limits, what="message")
+            return root, inline_xop(root, multipart.attachments)
+        return parse_xml(xml, self.message_limits, what="message"), []
+
+    def _fault(self, envelope: Envelope, compiled: CompiledWsdl | None) -> Exception:
+        assert envelope.fault is not None
+        converter: Any = None
+        if compiled is not None:
+            typed = compiled.converter
+
+            def detail_converter(element: etree._Element) -> Any:
+                ctx = ConversionContext(max_nodes=self.config.max_output_nodes, scope=envelope.body)
+                decl = compiled.loaded.schemas.element(element.tag)
+                if decl is None:
+                    return typed.schemaless.value(element, ctx)
+                try:
+                    return typed.element(element, decl, ctx)
+                except MessageMismatchError:
+                    return typed.schemaless.value(element, ctx)
+
+            converter = detail_converter
+        return fault_error(
+            envelope.fault,
+            envelope.soap_version or "1.1",
+            detail_converter=converter,
+            max_nodes=self.config.max_output_nodes,
+        )
+
+    def _schemaless(
+        self, envelope: Envelope, options: TranslateOptions, *, reason: str | None
+    ) -> Translation:
+        ctx = ConversionContext(max_nodes=self.config.max_output_nodes, scope=envelope.body)
+        converter = SchemalessConverter(arrays=options.arrays)
+        data: dict[str, Any] = {}
+        for message in envelope.messages:
+            key = local_name(message.tag)
+            value = converter.value(message, ctx)
+            if key in data:
+                existing = data[key]
+                data[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+            else:
+                data[key] = value
+        headers: dict[str, Any] = {}
+        for header in envelope.headers:
+            headers[local_name(header.tag)] = converter.value(header, ctx)
+        # The convention guarantees validity; the gate makes sure a 200 never says otherwise.
+        _validate(_SCHEMALESS_GATE, data, "schema-less message")
+        fallbacks = (Fallback("schemaless", reason),) if reason else ()
+        return Translation(
+            data,
+            str(SCHEMALESS_SCHEMA["$id"]),
+            "schemaless",
+            soap_version=envelope.soap_version,
+            headers=headers or None,
+            warnings=tuple(ctx.warnings),
+            fallbacks=fallbacks,
+        )
+
+    def _typed(
+        self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
+    ) -> Translation:
+        on_mismatch = options.on_mismatch or self.config.on_mismatch
+        first_error: MessageMismatchError | None = None
+        try:
+            candidates = self._candidates(compiled, envelope, options)
+        except MessageMismatchError as exc:
+            candidates, first_error = [], exc
+        for index, message in enumerate(candidates):
+            ctx = ConversionContext(
+                max_nodes=self.config.max_output_nodes,
+                encoded=message.shape.encoded,
+                scope=envelope.body,
+            )
+            try:
+                data = convert_body(message.shape, envelope.messages, compiled.converter, ctx)
+                headers = convert_headers(message.shape, envelope.headers, compiled.converter, ctx)
+                _validate(message.validator, data, "message")
+                _validate(message.header_validator, headers, "headers")
+            except MessageMismatchError as exc:
+                first_error = first_error or exc
+                continue
+            if index:
+                ctx.warn(f"{index} better-named candidate operation(s) did not fit this message")
+            operation = message.operation
+            return Translation(
+                data,
+                message.schema_id,
+                "typed",
+                operation=operation.name if operation else message.shape.operation,
+                binding=operation.binding if operation else None,
+                direction=message.direction,
+                soap_version=envelope.soap_version,
+                headers=headers or None,
+                warnings=tuple(ctx.warnings),
+            )
+        assert first_error is not None
+        if on_mismatch != "schemaless":
+            raise first_error
+        logger.info("schema-less fallback: %s", first_error.detail)
+        return self._schemaless(envelope, options, reason=first_error.detail)
+
+    def _candidates(
+        self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
+    ) -> list[CompiledMessage]:
+        """The operation messages this envelope may carry, best first (given, or inferred
+        from the body's element names; ties keep the WSDL's order)."""
+        if compiled.loaded.kind == "xsd":
+            if len(envelope.messages) != 1:
+                raise MessageMismatchError("a schema-only translation expects one body element")
+            return [compiled.element_message(envelope.messages[0].tag)]
+        if options.operation is not None:
+            operations = compiled.find_operations(options.operation)
+            if not operations:
+                compiled.operation(options.operation)  # raises NotFoundError with the names
+        else:
+            operations = list(compiled.operations)
+        directions: tuple[Direction, ...] = (
+            (options.direction,) if options.direction else ("input", "output")
+        )
+        scored: list[tuple[int, int, int, CompiledMessage]] = []
+        for order, operation in enumerate(operations):
+            for direction in directions:
+                if operation.message(direction) is None:
+                    continue
+                message = compiled.message(operation, direction)
+                score = shape_matches(message.shape, envelope.messages)
+                if score:
+                    # The binding of the envelope's SOAP version first, then unbound/HTTP ones.
+                    version = operation.soap_version
+                    version_fit = 2 if version == envelope.soap_version else int(version is None)
+                    scored.append((score, version_fit, -order, message))
+        if not scored:
+            found = ", ".join(m.tag for m in envelope.messages) or "an empty body"
+            scope = f"operation {options.operation}" if options.operation else "any operation"
+            raise MessageMismatchError(
+                f"the message ({found}) does not match {scope} of {compiled.name}",
+                path="/Envelope/Body",
+            )
+        scored.sort(key=lambda s: s[:3], reverse=True)
+        return [s[3] for s in scored]
+
+    # -- schemas -------------------------------------------------------------------------
+    def schema(self, wsdl: WsdlRef, operation: str, direction: Direction) -> dict[str, Any]:
+        compiled = self.load(wsdl)
+        op = compiled.operation(operation)
+        return compiled.message(op, direction).schema
+
+    @property
+    def model_id(self) -> str:
+        """The configured LLM, as it keys saved mappings (known without loading it)."""
+        spec = self.settings.models.llm
+        return f"{spec.backend}:{spec.model}"
+
+    def cached_llm(self) -> tuple[CachedLLM | None, str | None]:
+        """The LLM behind the content-hash cache and the timeout, or why there is none."""
+        if self._llm is None:
+            return None, "no LLM configured for the translator"
+        try:
+            backend = self._llm()
+        except MmragError as exc:
+            return None, f"the LLM could not be loaded: {exc.detail}"
+        return CachedLLM(
+            backend, self.state_dir / "llm-cache", timeout_s=self.config.llm_timeout_s
+        ), None
+
+
+def _validate(gate: SchemaGate, instance: Any, what: str) -> None:
+    if gate.is_valid(instance):
+        return
+    error = gate.error(instance)
+    if error is None:  # the two validators disagree: refuse rather than guess
+        raise MessageMismatchError(f"the translated {what} failed schema validation")
+    path = "/" + "/".join(str(p) for p in error.absolute_path)
+    raise MessageMismatchError(
+        f"the translated {what} fails its schema at {path}: {describe_error(error)}", path=path
+    )
+
+
+def describe_error(error: Any) -> str:
+    """A short reason for a JSON Schema error (never the whole instance)."""
+    keyword = str(error.validator)
+    if keyword == "oneOf":
+        return "oneOf: an xs:choice carries more than one alternative, or a required one is missing"
+    if keyword in ("anyOf", "allOf"):
+        return f"{keyword}: the value fits none of the allowed shapes"
+    message = str(error.message)
+    return f"{keyword}: {message[:200]}{'...' if len(message) > 200 else ''}"
+
+
+def _with(translation: Translation, **changes: Any) -> Translation:
+    from dataclasses import replace
+
+    return replace(translation, **changes)

@@ -1,0 +1,204 @@
+"""The one hardened XML parser. Every XML byte the translator touches goes through here.
+
+What it refuses, before or while parsing, and never by reading a file or the network:
+
+- anything over ``max_bytes`` (checked before parsing: memory stays bounded);
+- a document type declaration of any kind (internal subset, external DTD): this is what
+  XXE, billion laughs and quadratic blow-up need, so they fail early with one clear reason;
+- entity references (there is no DTD to declare them, so libxml2 reports them as malformed);
+- XInclude elements (lxml never processes them; refusing them says so);
+- nesting deeper than ``max_depth`` (libxml2 itself stops at 256 without XML_PARSE_HUGE,
+  which is never set);
+- malformed XML and wrong or unsupported encoding declarations.
+
+lxml parsers must not be shared between threads, so each thread keeps its own.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from rag.errors import MalformedXmlError, PayloadTooLargeError, XmlRejectedError
+from translators.xml.names import XINCLUDE
+
+if TYPE_CHECKING:
+    from rag.settings import TranslatorSettings
+
+__all__ = ["XmlLimits", "parse_xml"]
+
+LIBXML2_MAX_DEPTH = 256
+
+
+@dataclass(frozen=True)
+class XmlLimits:
+    """Bounds applied to one document."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_depth: int = 200
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_depth <= LIBXML2_MAX_DEPTH:
+            raise ValueError(f"max_depth must be within 1..{LIBXML2_MAX_DEPTH}")
+
+    @classmethod
+    def for_messages(cls, settings: TranslatorSettings) -> XmlLimits:
+        return cls(max_bytes=settings.max_message_bytes, max_depth=settings.max_depth)
+
+    @classmethod
+    def for_documents(cls, settings: TranslatorSettings) -> XmlLimits:
+        """WSDL and XSD documents: their own size limit, the same depth limit."""
+        return cls(max_bytes=settings.max_document_bytes, max_depth=settings.max_depth)
+
+
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,  # never expand, not even internal entities
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            attribute_defaults=False,
+            huge_tree=False,  # keeps libxml2's own limits (depth 256, 10 MB text nodes)
+            recover=False,
+            remove_comments=True,
+            remove_pis=True,
+            strip_cdata=True,
+            collect_ids=False,
+            compact=True,
+        )
+        _local.parser = parser
+    return parser
+
+
+def parse_xml(
+    data: bytes,
+    limits: XmlLimits | None = None,
+    *,
+    base_url: str | None = None,
+    what: str = "XML",
+) -> etree._Element:
+    """Parse ``data`` safely and return the root element.
+
+    ``what`` names the document in error messages ("message", "WSDL", ...).
+    Raises :class:`PayloadTooLargeError`, :class:`XmlRejectedError` or
+    :class:`MalformedXmlError`; nothing else escapes for bad input.
+    """
+    limits = limits or XmlLimits()
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError("parse_xml takes bytes; let the XML declaration name the encoding")
+    size = len(data)
+    if size > limits.max_bytes:
+        raise PayloadTooLargeError(
+            f"{what} is {size} bytes, over the limit of {limits.max_bytes}",
+            limit=limits.max_bytes,
+            size=size,
+        )
+    data = bytes(data)
+    if _prolog_has_doctype(data):
+        raise _dtd_error(what)
+    try:
+        root = etree.fromstring(data, _parser(), base_url=base_url)
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(exc, what) from None
+    except (ValueError, LookupError) as exc:  # e.g. a codec lxml cannot set up
+        raise MalformedXmlError(f"{what} could not be decoded: {exc}") from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise _dtd_error(what)
+    if next(root.iter(f"{{{XINCLUDE}}}*"), None) is not None:
+        raise XmlRejectedError(f"{what} uses XInclude, which is never processed", reason="xinclude")
+    # A document can only nest N deep if it has at least 7 bytes per level ("<a></a>").
+    if size > 7 * limits.max_depth and _deeper_than(limits.max_depth)(root):
+        raise XmlRejectedError(
+            f"{what} nests elements deeper than {limits.max_depth} levels",
+            reason="depth",
+            limit=limits.max_depth,
+        )
+    return root
+
+
+@lru_cache(maxsize=8)
+def _deeper_than(depth: int) -> etree.XPath:
+    # One compiled XPath walks the tree level by level in C: true when an element exists
+    # at depth + 1.
+    return etree.XPath("boolean(" + "/*" * (depth + 1) + ")")
+
+
+def _dtd_error(what: str) -> XmlRejectedError:
+    return XmlRejectedError(
+        f"{what} contains a document type declaration (DTD); DTDs and entities are refused",
+        reason="dtd",
+    )
+
+
+_LIBXML2_DEPTH = re.compile(r"Excessive depth|Maximum depth|depth in document", re.IGNORECASE)
+_LIBXML2_ENTITY = re.compile(
+    r"Entity '[^']*' not defined|amplification|entity reference loop", re.IGNORECASE
+)
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, what: str) -> MalformedXmlError | XmlRejectedError:
+    message = str(exc.msg or exc).strip()
+    line = exc.lineno if isinstance(exc.lineno, int) else None
+    if _LIBXML2_DEPTH.search(message):
+        return XmlRejectedError(
+            f"{what} nests elements deeper than the parser allows ({message})",
+            reason="depth",
+            limit=LIBXML2_MAX_DEPTH,
+        )
+    if _LIBXML2_ENTITY.search(message):
+        return XmlRejectedError(
+            f"{what} uses an entity reference, which is refused ({message})", reason="entity"
+        )
+    return MalformedXmlError(f"{what} is not well-formed XML: {message}", line=line)
+
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_PROLOG_SCAN = 64 * 1024
+
+
+def _prolog_has_doctype(data: bytes) -> bool:
+    """True when a DOCTYPE appears before the root element (cheap early refusal).
+
+    The parser-level check after parsing stays authoritative; this one only avoids parsing
+    a hostile internal subset at all.
+    """
+    head = data[:_PROLOG_SCAN]
+    text: str
+    if head.startswith(_UTF16_BOMS):
+        text = head.decode("utf-16", errors="ignore")
+    elif head[:2] in (b"<\x00", b"\x00<"):
+        text = head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", errors="ignore")
+    else:
+        text = head.decode("latin-1")
+    i, n = 0, len(text)
+    if text.startswith("\ufeff") or text.startswith("\xef\xbb\xbf"):
+        i = 1 if text.startswith("\ufeff") else 3
+    while i < n:
+        ch = text[i]
+        if ch in " \t\r\n":
+            i += 1
+        elif text.startswith("<?", i):
+            end = text.find("?>", i + 2)
+            if end < 0:
+                return False
+            i = end + 2
+        elif text.startswith("<!--", i):
+            end = text.find("-->", i + 4)
+            if end < 0:
+                return False
+            i = end + 3
+        else:
+            return text.startswith("<!DOCTYPE", i) or text.startswith("<!doctype", i)
+    return False
