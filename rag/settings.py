@@ -127,7 +127,7 @@ class IndexSettings(_Section):
     max_file_mb: int = Field(default=1024, ge=1)
     max_image_pixels: int = Field(default=64_000_000, ge=1)
     batch_units: int = Field(default=256, ge=1, le=4096)
-    audio_window_s: float = Field(default=600.0, ge=30.0)
+    audio_window_s: float = Field(default=300.0, ge=30.0)
     max_upload_mb: int = Field(default=64, ge=1)
 
 
