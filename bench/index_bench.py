@@ -310,9 +310,9 @@ def peak_rss(work: Path, hours: float, pdf_pages: int) -> dict[str, Any]:
             "index",
             write_long_recording(work / "long.wav", hours * 3600),
         ),
-        f"recording {hours * 6:.0f} min": (
+        f"recording {hours * 20:.0f} min": (
             "index",
-            write_long_recording(work / "short.wav", hours * 360),
+            write_long_recording(work / "short.wav", hours * 1200),
         ),
         f"pdf {pdf_pages} pages": (
             "index",
