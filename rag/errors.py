@@ -10,15 +10,23 @@ The tree::
     │   ├── MalformedXmlError       not well-formed XML, or a wrong encoding declaration
     │   ├── WsdlError               a WSDL/XSD that cannot be loaded or used
     │   ├── MessageMismatchError    a message that does not fit its operation or schema
-    │   └── MappingError            a mapping file or rule that is invalid
+    │   ├── MappingError            a mapping file or rule that is invalid
+    │   ├── RequestInvalidError     a JSON request that fails its schema; names the fields (422)
+    │   └── IdempotencyKeyReusedError  same Idempotency-Key, different request (422)
     ├── NotFoundError               a named thing does not exist (404)
     ├── AuthError                   missing or wrong credentials (401)
+    ├── ConflictError               the request collides with one still running (409)
     ├── ConfigError                 the settings name something that cannot work
     ├── ModelUnavailableError       a model could not be loaded or is still loading (503)
     ├── StoreError                  the vector store failed (503)
     │   └── StoreLockedError        the embedded store is open in another process
+    ├── OverloadedError             a concurrency limit is full; retry later (503)
     └── UpstreamError               a remote dependency failed (502)
-        └── SoapFaultError          a SOAP Fault, kept as structured data (code, reason, ...)
+        ├── SoapFaultError          a SOAP Fault, kept as structured data (code, reason, ...)
+        │   └── SoapClientFaultError  a Client/Sender fault: the request was refused (400)
+        ├── UpstreamTimeoutError    no answer within the timeout (504)
+        ├── UpstreamUnreachableError  connection refused, reset or dropped (502)
+        └── UpstreamInvalidError    an answer that is not a SOAP reply of the operation (502)
 
 Errors carry data as attributes and chain their cause with ``raise ... from exc``.
 The HTTP layer maps them to RFC 9457 problem documents in one place
@@ -81,8 +89,48 @@ class StoreLockedError(StoreError):
     code = "store-locked"
 
 
+class ConflictError(MmragError):
+    code = "conflict"
+
+
+class OverloadedError(MmragError):
+    """A bounded resource is full; ``retry_after_s`` says when to try again."""
+
+    code = "overloaded"
+
+    def __init__(self, detail: str, *, retry_after_s: float = 1.0, **extra: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **extra)
+        self.retry_after_s = retry_after_s
+
+
 class UpstreamError(MmragError):
     code = "upstream"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    code = "upstream-timeout"
+
+
+class UpstreamUnreachableError(UpstreamError):
+    code = "upstream-unreachable"
+
+
+class UpstreamInvalidError(UpstreamError):
+    code = "upstream-invalid"
+
+
+class RequestInvalidError(BadInputError):
+    """A JSON request that fails its schema: ``errors`` lists each field (path and reason)."""
+
+    code = "request-invalid"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, str]], **extra: Any) -> None:
+        super().__init__(detail, errors=errors, **extra)
+        self.errors = errors
+
+
+class IdempotencyKeyReusedError(BadInputError):
+    code = "idempotency-key-reused"
 
 
 class XmlRejectedError(BadInputError):
@@ -163,3 +211,9 @@ class SoapFaultError(UpstreamError):
         self.actor = actor
         self.fault_detail = fault_detail
         self.soap_version = soap_version
+
+
+class SoapClientFaultError(SoapFaultError):
+    """A fault whose code blames the sender (SOAP 1.1 ``Client``, SOAP 1.2 ``Sender``)."""
+
+    code = "soap-client-fault"

@@ -158,6 +158,26 @@ class TranslatorSettings(_Section):
     max_samples: int = Field(default=5, ge=1, le=100)
 
 
+class BridgeSettings(_Section):
+    """SOAP-to-REST bridge: registry, admin key, idempotency store, per-upstream defaults."""
+
+    # Read at start-up; services registered through the CLI or the admin API live in
+    # <data_dir>/bridge/services.json and win over a same-named entry here.
+    config_file: Path | None = None
+    admin_key: SecretStr | None = None
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="mmrag:bridge:idem:", min_length=1, max_length=64)
+    idempotency_ttl_s: int = Field(default=86_400, ge=1, le=30 * 86_400)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    max_concurrency: int = Field(default=16, ge=1, le=1024)
+    queue_timeout_s: float = Field(default=5.0, ge=0, le=600)
+    retries: int = Field(default=2, ge=0, le=10)
+    backoff_s: float = Field(default=0.1, ge=0, le=60)
+    max_backoff_s: float = Field(default=2.0, ge=0, le=300)
+
+
 class Settings(BaseSettings):
     """All of mmrag's configuration."""
 
@@ -179,6 +199,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     api: ApiSettings = ApiSettings()
     translator: TranslatorSettings = TranslatorSettings()
+    bridge: BridgeSettings = BridgeSettings()
 
     @property
     def calibration_dir(self) -> Path:

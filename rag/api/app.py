@@ -6,11 +6,12 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
 from rag import __version__
-from rag.api import health, index, metrics, page, search, translate
+from rag.api import bridge, health, index, metrics, page, search, translate
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.models import ModelRegistry
@@ -40,6 +41,8 @@ def create_app(
             warmup=settings.api.warmup,
         )
         app.state.mmrag = state
+        app.state.bridge = _bridge(settings, state, app.state.metrics)
+        await app.state.bridge.start()
         state.start_warmup()
         if not settings.api.keys:
             logger.warning("no API keys configured: authentication is off (tenant 'default')")
@@ -53,6 +56,7 @@ def create_app(
             yield
         finally:
             logger.info("mmrag shutting down")
+            await app.state.bridge.aclose()
             state.store.close()
 
     app = FastAPI(
@@ -71,7 +75,17 @@ def create_app(
     app.include_router(search.router)
     app.include_router(page.router)
     app.include_router(translate.router)
+    app.include_router(bridge.router)
     return app
+
+
+def _bridge(
+    settings: Settings, state: ServiceState, service_metrics: metrics.ServiceMetrics
+) -> Any:
+    """The SOAP bridge; its per-upstream pools open now and close with the app."""
+    from translators.bridge import Bridge
+
+    return Bridge(settings, llm=state.models.llm, listener=service_metrics.bridge_listener())
 
 
 async def _request_id(

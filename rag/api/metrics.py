@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -39,12 +40,54 @@ class ServiceMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.bridge_calls = Counter(
+            "mmrag_bridge_calls_total",
+            "Bridge calls by service, operation and outcome (ok, replayed, or the error code).",
+            ["service", "operation", "outcome"],
+            registry=self.registry,
+        )
+        self.bridge_attempts = Counter(
+            "mmrag_bridge_upstream_attempts_total",
+            "Upstream attempts by service and outcome (ok, http-<status>, timeout, ...).",
+            ["service", "outcome"],
+            registry=self.registry,
+        )
+        self.bridge_upstream_latency = Histogram(
+            "mmrag_bridge_upstream_duration_seconds",
+            "Duration of one upstream attempt, by service.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.bridge_replays = Counter(
+            "mmrag_bridge_idempotent_replays_total",
+            "Responses replayed for an Idempotency-Key instead of calling the upstream.",
+            ["service", "operation"],
+            registry=self.registry,
+        )
         self.model_loaded = Gauge(
             "mmrag_model_loaded",
             "1 when the model kind is loaded in this process, else 0.",
             ["kind"],
             registry=self.registry,
         )
+
+    def bridge_listener(self) -> Any:
+        """Hooks the bridge calls; unknown services and operations share one label."""
+        from translators.bridge import BridgeListener
+
+        def on_call(service: str, operation: str, outcome: str) -> None:
+            if outcome == "not-found":
+                service, operation = "-", "-"
+            self.bridge_calls.labels(service, operation, outcome).inc()
+
+        def on_attempt(service: str, outcome: str, seconds: float) -> None:
+            self.bridge_attempts.labels(service, outcome).inc()
+            self.bridge_upstream_latency.labels(service).observe(seconds)
+
+        def on_replay(service: str, operation: str) -> None:
+            self.bridge_replays.labels(service, operation).inc()
+
+        return BridgeListener(on_call=on_call, on_attempt=on_attempt, on_replay=on_replay)
 
     def observe_models(self, models: ModelRegistry) -> None:
         status = models.status()

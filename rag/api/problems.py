@@ -15,13 +15,19 @@ from rag.errors import (
     AuthError,
     BadInputError,
     ConfigError,
+    ConflictError,
+    IdempotencyKeyReusedError,
     MmragError,
     ModelUnavailableError,
     NotFoundError,
+    OverloadedError,
     PayloadTooLargeError,
+    RequestInvalidError,
+    SoapClientFaultError,
     StoreError,
     UnsupportedMediaError,
     UpstreamError,
+    UpstreamTimeoutError,
 )
 
 logger = logging.getLogger(__name__)
@@ -30,11 +36,17 @@ PROBLEM_JSON = "application/problem+json"
 
 # Most specific first: the first class in an error's MRO found here decides the status.
 STATUS_FOR_ERROR: dict[type[MmragError], int] = {
+    RequestInvalidError: 422,
+    IdempotencyKeyReusedError: 422,
+    SoapClientFaultError: 400,
+    UpstreamTimeoutError: 504,
     UnsupportedMediaError: 415,
     PayloadTooLargeError: 413,
     BadInputError: 400,
     NotFoundError: 404,
     AuthError: 401,
+    ConflictError: 409,
+    OverloadedError: 503,
     ModelUnavailableError: 503,
     StoreError: 503,
     UpstreamError: 502,
@@ -80,7 +92,8 @@ async def _mmrag_error(request: Request, exc: Exception) -> JSONResponse:
         logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.detail)
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
     if status == 503:
-        headers = {"Retry-After": "5"}
+        retry_after = getattr(exc, "retry_after_s", 5)
+        headers = {"Retry-After": str(max(1, round(retry_after)))}
     return problem_response(
         request, status, detail=exc.detail, code=exc.code, headers=headers, **_jsonable(exc.extra)
     )
