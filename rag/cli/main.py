@@ -319,10 +319,12 @@ def serve(
 
 
 def _register_subcommands() -> None:
+    from rag.cli.bridge import bridge_app
     from rag.cli.eval_cmd import calibrate, eval_app
     from rag.cli.translate import register
 
     app.add_typer(eval_app, name="eval")
+    app.add_typer(bridge_app, name="bridge")
     app.command()(_domain_errors(calibrate))
     register(app)
 

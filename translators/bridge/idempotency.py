@@ -18,6 +18,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -147,6 +148,8 @@ class SqliteIdempotencyStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # Stored responses may carry what the upstream said about a caller: owner-only.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

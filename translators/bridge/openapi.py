@@ -2,9 +2,9 @@
 
 One ``POST /v1/bridge/{service}/{operation}`` per operation of the bound port. The request
 and response bodies are the translator's JSON Schemas (draft 2020-12, OpenAPI 3.1's own
-dialect) of the operation's input and output messages, kept whole under
-``components/schemas`` (each keeps its ``$id`` and ``$defs``, so its internal references
-resolve inside it); an operation with a target schema answers with that schema instead.
+dialect) of the operation's input and output messages, under ``components/schemas`` (each
+with its ``$defs``; references rewritten to document pointers, the schema id kept as
+``x-schema-id``); an operation with a target schema answers with that schema instead.
 Errors are RFC 9457 problem documents.
 """
 
@@ -73,9 +73,10 @@ def openapi_document(loaded: LoadedService, *, base_path: str = "/v1/bridge") ->
     for name in sorted(loaded.operations):
         bound = loaded.operations[name]
         input_name, output_name = f"{name}Input", f"{name}Output"
-        schemas[input_name] = _component(bound.input.schema)
+        schemas[input_name] = _component(bound.input.schema, input_name)
         target = spec.target_schemas.get(name)
-        schemas[output_name] = _component(target if target is not None else bound.output.schema)
+        output = target if target is not None else bound.output.schema
+        schemas[output_name] = _component(output, output_name)
         retry = (
             "Idempotent: retried with backoff after a dropped connection, a timeout or an "
             "HTTP 502/503/504."
@@ -167,9 +168,34 @@ def openapi_document(loaded: LoadedService, *, base_path: str = "/v1/bridge") ->
     }
 
 
-def _component(schema: dict[str, Any]) -> dict[str, Any]:
-    # "$schema" is implied by jsonSchemaDialect; $id and $defs stay, so refs resolve inside.
-    return {k: v for k, v in schema.items() if k != "$schema"}
+def _component(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """``schema`` as ``components/schemas/<name>``: its ``#/$defs/...`` references rewritten
+    to document pointers, and its ``$id`` kept as ``x-schema-id`` (an ``$id`` would change the
+    base URI those pointers resolve against; many OpenAPI tools ignore embedded ``$id``)."""
+    base = f"#/components/schemas/{name}"
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str) and value.startswith("#/"):
+                    out[key] = base + value[1:]
+                else:
+                    out[key] = rewrite(value)
+            return out
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    component: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "$schema":
+            continue  # implied by jsonSchemaDialect
+        if key == "$id":
+            component["x-schema-id"] = value
+        else:
+            component[key] = rewrite(value)
+    return component
 
 
 def _shown(wsdl: str) -> str:
