@@ -209,7 +209,7 @@ def bridge_settings(tmp: Path, upstream: Upstream, **bridge: Any) -> Settings:
         "data_dir": tmp / "data",
         "cache_dir": MODEL_CACHE,
         "api": {"warmup": [], "keys": KEYS},
-        "translator": {"wsdl_dir": FIXTURES},
+        "translator": {"wsdl_dir": FIXTURES, "remote_allowlist": [f"{upstream.url}/"]},
         "bridge": values,
     }
     return Settings(_env_file=None, **fields)  # type: ignore[call-arg]

@@ -75,6 +75,24 @@ def test_register_a_corpus_wsdl_read_its_openapi_and_call_it(
         _problem(client.get("/v1/bridge/temperature/openapi.json"), 404, "not-found")
 
 
+def test_register_an_allowlisted_wsdl_url(
+    bridge_service: BridgeService, upstream: Upstream
+) -> None:
+    """The spyne server publishes its own WSDL; the allowlist names the loopback server."""
+    with bridge_service.admin() as admin:
+        registered = admin.put(
+            "/v1/admin/bridge/services/calc-remote",
+            json={"wsdl": f"{upstream.url}/calculator?wsdl", "idempotent": ["Add"]},
+        )
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["operations"] == ["Add", "Divide", "Multiply", "Subtract"]
+        with bridge_service.client() as client:
+            reply = client.post("/v1/bridge/calc-remote/Add", json={"Add": {"intA": 5, "intB": 6}})
+            assert reply.status_code == 200, reply.text
+            assert reply.json() == {"AddResponse": {"AddResult": 11}}
+        assert admin.delete("/v1/admin/bridge/services/calc-remote").status_code == 204
+
+
 def test_calls_return_the_translated_reply(bridge_service: BridgeService) -> None:
     with bridge_service.client() as client:
         added = client.post("/v1/bridge/calc/Add", json={"Add": {"intA": 40, "intB": 2}})

@@ -1,0 +1,108 @@
+"""The service registry: persistence, atomic writes, the config file, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rag.errors import BadInputError, ConfigError, NotFoundError
+from translators.bridge.registry import ServiceRegistry
+from translators.bridge.spec import ServiceSpec
+
+
+def _spec(name: str = "calc", **fields: object) -> ServiceSpec:
+    return ServiceSpec.model_validate({"name": name, "wsdl": "/srv/calc.wsdl", **fields})
+
+
+def test_put_get_remove_and_a_second_reader_sees_changes(tmp_path: Path) -> None:
+    path = tmp_path / "bridge" / "services.json"
+    writer, reader = ServiceRegistry(path), ServiceRegistry(path)
+    assert reader.all() == {}
+    assert writer.put(_spec(idempotent=("Add",))) is False
+    assert writer.put(_spec(endpoint="http://127.0.0.1:9/calc")) is True
+    assert reader.get("calc").endpoint == "http://127.0.0.1:9/calc"  # re-read after the write
+    writer.remove("calc")
+    with pytest.raises(NotFoundError):
+        reader.get("calc")
+    with pytest.raises(NotFoundError):
+        writer.remove("calc")
+
+
+def test_writes_are_atomic_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "services.json"
+    registry = ServiceRegistry(path)
+    registry.put(_spec(auth={"kind": "basic", "username": "u", "password": "s3cret"}))
+    assert path.stat().st_mode & 0o777 == 0o600
+    before = path.read_bytes()
+
+    def crash(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        registry.put(_spec("other"))
+    assert path.read_bytes() == before  # the old registry, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["services.json"]  # no temporary left
+
+
+def test_secrets_are_stored_but_never_shown(tmp_path: Path) -> None:
+    path = tmp_path / "services.json"
+    spec = _spec(auth={"kind": "wsse", "username": "alice", "password": "wonderland"})
+    ServiceRegistry(path).put(spec)
+    assert "wonderland" in path.read_text()
+    assert "wonderland" not in json.dumps(spec.public())
+    assert "wonderland" not in repr(spec)
+    loaded = ServiceRegistry(path).get("calc")
+    assert loaded.auth is not None
+    assert loaded.auth.password.get_secret_value() == "wonderland"
+
+
+def test_config_file_services_and_precedence(tmp_path: Path) -> None:
+    config = tmp_path / "conf" / "bridge.toml"
+    config.parent.mkdir()
+    config.write_text(
+        '[[services]]\nname = "calc"\nwsdl = "calc.wsdl"\nidempotent = ["Add"]\n'
+        '[[services]]\nname = "numbers"\nwsdl = "/abs/numbers.wsdl"\n'
+    )
+    registry = ServiceRegistry(tmp_path / "services.json", config)
+    assert registry.get("calc").wsdl == str(config.parent / "calc.wsdl")  # relative to the file
+    assert registry.source("numbers") == "config"
+    with pytest.raises(BadInputError, match="config file"):
+        registry.remove("numbers")
+    registry.put(_spec("numbers", wsdl="/other.wsdl"))
+    assert registry.get("numbers").wsdl == "/other.wsdl"  # the registered one wins
+    assert registry.source("numbers") == "registry"
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("{", "not valid"),
+        ('{"services": {}}', "must hold"),
+        ('{"services": [{"name": "Bad Name", "wsdl": "x"}]}', "service #1: name"),
+    ],
+)
+def test_a_bad_config_file_is_a_config_error(tmp_path: Path, content: str, match: str) -> None:
+    config = tmp_path / "bridge.json"
+    config.write_text(content)
+    with pytest.raises(ConfigError, match=match):
+        ServiceRegistry(tmp_path / "services.json", config)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "../etc"},
+        {"endpoint": "ftp://host/x"},
+        {"timeout_s": 0},
+        {"auth": {"kind": "digest", "username": "u", "password": "p"}},
+        {"unknown": 1},
+    ],
+)
+def test_invalid_specs_are_refused(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        ServiceSpec.model_validate({"name": "calc", "wsdl": "x.wsdl", **fields})
