@@ -36,7 +36,7 @@ from rag.errors import AuthError, BadInputError, NotFoundError, PayloadTooLargeE
 router = APIRouter(tags=["bridge"])
 
 
-def get_bridge(request: Request) -> Any:
+async def get_bridge(request: Request) -> Any:  # async: no worker-thread hop per call
     bridge = getattr(request.app.state, "bridge", None)
     if bridge is None:  # pragma: no cover - the lifespan always sets it
         raise NotFoundError("the bridge is not running")
@@ -123,7 +123,7 @@ async def call_operation(
 
 
 # -- administrators --------------------------------------------------------------------------
-def require_admin(
+async def require_admin(
     request: Request, x_admin_key: Annotated[str | None, Header(alias="X-Admin-Key")] = None
 ) -> None:
     expected = request.app.state.mmrag.settings.bridge.admin_key
