@@ -1,7 +1,7 @@
 """Bridge load benchmark: N concurrent clients for T seconds, through the bridge and direct.
 
     /work/main/.venv/bin/python -m bench.bridge_bench [--clients 8] [--seconds 20]
-        [--rounds 2] [--keys] [--out .mmrag/bench/bridge.json]
+        [--rounds 2] [--keys] [--baseline] [--out .mmrag/bench/bridge.json]
 
 Everything runs on loopback, in this run: the spyne SOAP server of the tests
 (``tests/fixtures/bridge/soap_server.py``, its own process) serves the calculator service of
@@ -13,13 +13,18 @@ the service ``calc``. Each phase runs ``--clients`` client threads for ``--secon
 - ``bridge``: each thread has its own ``httpx.Client`` posting the JSON request to
   ``POST /v1/bridge/calc/Add``: the bridge validates, builds with zeep, sends, translates;
 - ``bridge + Idempotency-Key`` (``--keys``): the same with a fresh key per request (one
-  embedded-store claim and completion per call).
+  embedded-store claim and completion per call);
+- ``GET /healthz`` (``--baseline``): the same HTTP hop into ``mmrag serve`` without the
+  bridge, i.e. what uvicorn and the app's middleware cost per request.
 
 Phases alternate for ``--rounds`` rounds so drift on a shared machine hits them alike. Every
 response is checked (status 200 and the right sum); anything else is an error. The overhead
 ratio is direct throughput over bridge throughput (and bridge p50 over direct p50): what the
 bridge costs compared with calling the upstream with zeep directly, on the same machine, in
-the same minute. Bounded: at most 64 clients, 120 s per phase, loopback only.
+the same minute. CPU milliseconds per request of each process (upstream, bridge, this
+client process) come from /proc and ``os.times`` around each phase: they say where the cost
+goes even when other work shares the machine. Bounded: at most 64 clients, 120 s per phase,
+loopback only.
 """
 
 from __future__ import annotations
@@ -59,12 +64,15 @@ class Phase:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds
 
     def merge(self, other: Phase) -> None:
         self.latencies_ms += other.latencies_ms
         self.errors += other.errors
         self.error_samples = (self.error_samples + other.error_samples)[:5]
         self.seconds += other.seconds
+        for name, seconds in other.cpu_s.items():
+            self.cpu_s[name] = self.cpu_s.get(name, 0.0) + seconds
 
     def summary(self) -> dict[str, Any]:
         values = sorted(self.latencies_ms)
@@ -75,6 +83,10 @@ class Phase:
             "p50_ms": round(_percentile(values, 50), 2),
             "p99_ms": round(_percentile(values, 99), 2),
             "mean_ms": round(statistics.fmean(values), 2) if values else 0.0,
+            "cpu_ms_per_request": {
+                name: round(seconds * 1000 / len(values), 2) if values else 0.0
+                for name, seconds in self.cpu_s.items()
+            },
             "error_samples": self.error_samples,
         }
 
@@ -84,6 +96,30 @@ def _percentile(values: list[float], q: float) -> float:
         return 0.0
     index = min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))
     return values[index]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process (``None``: this process, all threads)."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def healthz(base: str) -> Callable[[], Callable[[int], None]]:
+    """The same HTTP hop without the bridge: what uvicorn and the app's middleware cost."""
+
+    def make() -> Callable[[int], None]:
+        client = httpx.Client(base_url=base, timeout=30, trust_env=False)
+
+        def call(packed: int) -> None:
+            if client.get("/healthz").status_code != 200:
+                raise ValueError("healthz failed")
+
+        return call
+
+    return make
 
 
 def _run_clients(
@@ -230,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keys", action="store_true", help="add a bridge phase with keys")
+    parser.add_argument(
+        "--baseline", action="store_true", help="add GET /healthz on the same server"
+    )
     parser.add_argument("--max-concurrency", type=int, default=16, help="bridge upstream slots")
     parser.add_argument("--out", type=Path, default=REPO / ".mmrag" / "bench" / "bridge.json")
     args = parser.parse_args(argv)
@@ -268,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _wait_healthy(base, bridge)
             work = bridge_work(upstream_url)
-            results = _measure(args, upstream_url, base)
+            pids = {"upstream": upstream.pid, "bridge": bridge.pid, "clients": None}
+            results = _measure(args, upstream_url, base, pids)
         finally:
             _stop(bridge)
     finally:
@@ -299,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(p["errors"] for p in results.values()) else 0
 
 
-def _measure(args: argparse.Namespace, upstream: str, base: str) -> dict[str, Any]:
+def _measure(
+    args: argparse.Namespace, upstream: str, base: str, pids: dict[str, int | None]
+) -> dict[str, Any]:
     # Warm up both paths (WSDL loads, connection pools) outside the measured windows.
     for make in (direct_zeep(upstream), through_bridge(base, keys=False)):
         call = make()
@@ -312,10 +354,14 @@ def _measure(args: argparse.Namespace, upstream: str, base: str) -> dict[str, An
     ]
     if args.keys:
         plan.append(("bridge + Idempotency-Key", through_bridge(base, keys=True)))
+    if args.baseline:
+        plan.append(("GET /healthz (hop only)", healthz(base)))
     for round_index in range(args.rounds):
         order = plan if round_index % 2 == 0 else list(reversed(plan))
         for name, make in order:
+            before = {process: cpu_seconds(pid) for process, pid in pids.items()}
             phase = _run_clients(name, args.clients, args.seconds, make)
+            phase.cpu_s = {p: cpu_seconds(pid) - before[p] for p, pid in pids.items()}
             print(f"round {round_index + 1}: {name}: {phase.summary()['throughput_rps']} req/s",
                   file=sys.stderr, flush=True)  # fmt: skip
             phases.setdefault(name, Phase(name)).merge(phase)
@@ -359,11 +405,14 @@ def bridge_work(upstream: str, repeat: int = 2000) -> dict[str, float]:
 def _print(report: dict[str, Any]) -> None:
     print(f"\n{report['clients']} clients x {report['seconds_per_phase']} s x "
           f"{report['rounds']} round(s), loopback")  # fmt: skip
-    print(f"{'path':<28}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'path':<26}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+          "   CPU ms/request: upstream, bridge, clients")  # fmt: skip
     for name, phase in report["phases"].items():
+        cpu = phase["cpu_ms_per_request"]
         print(
-            f"{name:<28}{phase['requests']:>10}{phase['throughput_rps']:>9}"
-            f"{phase['p50_ms']:>9}{phase['p99_ms']:>9}{phase['errors']:>8}"
+            f"{name:<26}{phase['requests']:>9}{phase['throughput_rps']:>8}"
+            f"{phase['p50_ms']:>8}{phase['p99_ms']:>8}{phase['errors']:>7}"
+            f"   {cpu['upstream']}, {cpu['bridge']}, {cpu['clients']}"
         )
     work = report["bridge_work_per_call"]
     print(f"bridge SOAP/JSON work per call (in-process): validate {work['validate_us']} us, "
