@@ -217,7 +217,7 @@ def _docs_page(document: dict[str, Any]) -> str:
         name = post["operationId"]
         example = post["requestBody"]["content"]["application/json"].get("example")
         curl = (
-            f"curl -s -X POST -H 'Content-Type: application/json' -H 'X-API-Key: $KEY' \\\n"
+            f"curl -s -X POST -H 'Content-Type: application/json' -H \"X-API-Key: $KEY\" \\\n"
             f"  --data '{json.dumps(example)}' http://HOST{path}"
         )
         sections.append(

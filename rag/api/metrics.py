@@ -72,12 +72,10 @@ class ServiceMetrics:
         )
 
     def bridge_listener(self) -> Any:
-        """Hooks the bridge calls; unknown services and operations share one label."""
+        """Hooks the bridge calls (unknown services and operations come labelled "-")."""
         from translators.bridge import BridgeListener
 
         def on_call(service: str, operation: str, outcome: str) -> None:
-            if outcome == "not-found":
-                service, operation = "-", "-"
             self.bridge_calls.labels(service, operation, outcome).inc()
 
         def on_attempt(service: str, outcome: str, seconds: float) -> None:

@@ -127,6 +127,7 @@ class Bridge:
         self._loaded: dict[str, tuple[str, LoadedService]] = {}
         self._upstreams: dict[str, tuple[UpstreamLimits, Upstream]] = {}
         self._load_locks: dict[str, asyncio.Lock] = {}
+        self._retired: list[Upstream] = []  # pools replaced after a change; closed at the end
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -146,8 +147,9 @@ class Bridge:
             self._upstream(spec)
 
     async def aclose(self) -> None:
-        upstreams = [u for _, u in self._upstreams.values()]
+        upstreams = [u for _, u in self._upstreams.values()] + self._retired
         self._upstreams.clear()
+        self._retired = []
         for upstream in upstreams:
             await upstream.aclose()
         if self._store is not None:
@@ -232,8 +234,8 @@ class Bridge:
             spec.name, limits, transport=self._transport, on_attempt=self.listener.on_attempt
         )
         self._upstreams[spec.name] = (limits, upstream)
-        if current is not None:  # limits changed: the old pool drains and closes
-            asyncio.get_running_loop().create_task(current[1].aclose())
+        if current is not None:  # limits changed: calls in flight finish on the old pool
+            self._retired.append(current[1])
         return upstream
 
     # -- calls ---------------------------------------------------------------------------
@@ -247,8 +249,11 @@ class Bridge:
         idempotency_key: str | None = None,
     ) -> BridgeResponse:
         outcome = "error"
+        # Metrics labels name a service and operation only once they are known to exist,
+        # so no caller can mint label values.
+        labels = ["-", "-"]
         try:
-            response = await self._call(name, operation, body, tenant, idempotency_key)
+            response = await self._call(name, operation, body, tenant, idempotency_key, labels)
             outcome = "replayed" if response.replayed else "ok"
             return response
         except MmragError as exc:
@@ -256,18 +261,25 @@ class Bridge:
             raise
         finally:
             if self.listener.on_call is not None:
-                self.listener.on_call(name, operation, outcome)
+                self.listener.on_call(labels[0], labels[1], outcome)
 
     async def _call(
-        self, name: str, operation: str, body: bytes, tenant: str, key: str | None
+        self,
+        name: str,
+        operation: str,
+        body: bytes,
+        tenant: str,
+        key: str | None,
+        labels: list[str],
     ) -> BridgeResponse:
+        loaded = await self.service(name)
+        bound = loaded.operation(operation)
+        labels[:] = [name, operation]
         if len(body) > self.config.max_request_bytes:
             raise PayloadTooLargeError(
                 f"the request is over the limit of {self.config.max_request_bytes} bytes",
                 limit=self.config.max_request_bytes,
             )
-        loaded = await self.service(name)
-        bound = loaded.operation(operation)
         data = _parse_json(body)
         loaded.validate(bound, data)
         if key is None:
@@ -276,7 +288,9 @@ class Bridge:
             raise BadInputError(f"Idempotency-Key must be 1..{MAX_KEY_CHARS} printable characters")
         store = self.store
         scoped = scoped_key(tenant, name, operation, key)
-        fingerprint = hashlib.sha256(dumps(data).encode()).hexdigest()
+        # Key order and whitespace do not make another request; values (1.5 vs 1.50) do.
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+        fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
         limits = self._limits(loaded.spec)
         lock_ttl = (limits.timeout_s + limits.max_backoff_s) * (1 + limits.retries) + 30
         claim = await store.begin(scoped, fingerprint, lock_ttl_s=lock_ttl)

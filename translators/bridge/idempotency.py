@@ -23,9 +23,13 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from rag.errors import StoreError
 
 __all__ = [
     "Claim",
@@ -98,6 +102,9 @@ return 0
 
 
 class RedisIdempotencyStore:
+    """Redis errors become :class:`~rag.errors.StoreError` (503): without its store the
+    bridge cannot promise a replay, so it refuses rather than risk a second upstream call."""
+
     def __init__(self, url: str, prefix: str) -> None:
         import redis.asyncio as redis_asyncio
 
@@ -105,6 +112,10 @@ class RedisIdempotencyStore:
         self._redis = redis_asyncio.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
     async def begin(self, key: str, fingerprint: str, *, lock_ttl_s: float) -> Claim:
+        async with _redis_errors():
+            return await self._begin(key, fingerprint, lock_ttl_s)
+
+    async def _begin(self, key: str, fingerprint: str, lock_ttl_s: float) -> Claim:
         name = self.prefix + key
         token = secrets.token_hex(16)
         pending = json.dumps({"state": "pending", "fp": fingerprint, "token": token})
@@ -122,13 +133,27 @@ class RedisIdempotencyStore:
         done = json.dumps(
             {"state": "done", "fp": fingerprint, "token": claim.token, **response.to_json()}
         )
-        await self._redis.eval(_COMPLETE, 1, self.prefix + key, claim.token, done, _ms(ttl_s))
+        async with _redis_errors():
+            await self._redis.eval(_COMPLETE, 1, self.prefix + key, claim.token, done, _ms(ttl_s))
 
     async def release(self, key: str, claim: Claim) -> None:
-        await self._redis.eval(_RELEASE, 1, self.prefix + key, claim.token)
+        async with _redis_errors():
+            await self._redis.eval(_RELEASE, 1, self.prefix + key, claim.token)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+
+@asynccontextmanager
+async def _redis_errors() -> AsyncIterator[None]:
+    from redis.exceptions import RedisError
+
+    try:
+        yield
+    except RedisError as exc:
+        raise StoreError(
+            f"the idempotency store (Redis) is unavailable: {type(exc).__name__}"
+        ) from exc
 
 
 def _ms(seconds: float) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 from lxml import etree
 
-from rag.errors import BadInputError, RequestInvalidError, WsdlError
+from rag.errors import BadInputError, NotFoundError, RequestInvalidError, WsdlError
 from translators.bridge.spec import BasicAuth, ServiceSpec, WsseAuth
 from translators.compiled import CompiledMessage, CompiledWsdl
 from translators.schema.gate import SchemaGate
@@ -92,8 +92,6 @@ class LoadedService:
             )
 
     def operation(self, name: str) -> BoundOperation:
-        from rag.errors import NotFoundError
-
         bound = self.operations.get(name)
         if bound is None:
             raise NotFoundError(

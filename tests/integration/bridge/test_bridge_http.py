@@ -207,3 +207,10 @@ def test_bridge_calls_are_counted(bridge_service: BridgeService, path: str) -> N
         text = client.get(path).text
     assert 'mmrag_bridge_calls_total{operation="Add",outcome="ok",service="calc"}' in text
     assert 'mmrag_bridge_upstream_attempts_total{outcome="ok",service="calc"}' in text
+    assert 'service="no-such-service"' not in text  # unknown names never become labels
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _unknown_service_call(bridge_service: BridgeService) -> None:
+    with bridge_service.client() as client:
+        assert client.post("/v1/bridge/no-such-service/Add", json={}).status_code == 404

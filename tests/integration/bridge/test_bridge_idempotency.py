@@ -29,10 +29,10 @@ def test_replay_calls_the_upstream_once(service: BridgeService, upstream: Upstre
     with service.client(**{"Idempotency-Key": key}) as client:
         first = client.post("/v1/bridge/calc/Multiply", json=MULTIPLY)
         second = client.post("/v1/bridge/calc/Multiply", json=MULTIPLY)
-        # the same JSON written differently is the same request
+        # the same JSON written differently (spacing, key order) is the same request
         third = client.post(
             "/v1/bridge/calc/Multiply",
-            content=b'{ "Multiply" : { "intA": 6,  "intB": 7 } }',
+            content=b'{ "Multiply" : { "intB": 7,  "intA": 6 } }',
             headers={"Content-Type": "application/json"},
         )
     assert first.status_code == second.status_code == third.status_code == 200

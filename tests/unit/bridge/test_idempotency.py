@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from translators.bridge.idempotency import SqliteIdempotencyStore, StoredResponse, scoped_key
+from rag.errors import StoreError
+from translators.bridge.idempotency import (
+    RedisIdempotencyStore,
+    SqliteIdempotencyStore,
+    StoredResponse,
+    scoped_key,
+)
 
 OK = StoredResponse(200, b'{"a":1}', {"X-Translation-Schema": "urn:x"})
 
@@ -98,3 +104,21 @@ def test_keys_are_scoped(other: tuple[str, str, str, str]) -> None:
     assert scoped_key("acme", "calc", "Add", "k") != scoped_key(*other)
     # no separator games: ("a", "bc") and ("ab", "c") differ
     assert scoped_key("a", "bc", "x", "k") != scoped_key("ab", "c", "x", "k")
+
+
+def test_an_unreachable_redis_is_a_store_error() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the store connects
+
+    async def scenario() -> None:
+        store = RedisIdempotencyStore(f"redis://127.0.0.1:{port}/0", "test:")
+        try:
+            with pytest.raises(StoreError, match="Redis"):
+                await store.begin("k", "fp", lock_ttl_s=1)
+        finally:
+            await store.aclose()
+
+    _run(scenario())
