@@ -93,6 +93,35 @@ def test_register_an_allowlisted_wsdl_url(
         assert admin.delete("/v1/admin/bridge/services/calc-remote").status_code == 204
 
 
+def test_a_target_schema_maps_the_reply(bridge_service: BridgeService, upstream: Upstream) -> None:
+    """The reply is mapped to the operation's target schema (translator mappings; the test
+    LLM answers nothing, so the mapping comes from name similarity and says so)."""
+    target = {
+        "type": "object",
+        "properties": {"AddResult": {"type": "integer"}},
+        "required": ["AddResult"],
+        "additionalProperties": False,
+    }
+    with bridge_service.admin() as admin:
+        registered = admin.put(
+            "/v1/admin/bridge/services/calc-mapped",
+            json={
+                "wsdl": "calculator.wsdl",
+                "endpoint": f"{upstream.url}/calculator",
+                "target_schemas": {"Add": target},
+            },
+        )
+        assert registered.status_code == 201, registered.text
+        with bridge_service.client() as client:
+            document = client.get("/v1/bridge/calc-mapped/openapi.json").json()
+            assert document["components"]["schemas"]["AddOutput"] == target
+            reply = client.post("/v1/bridge/calc-mapped/Add", json={"Add": {"intA": 2, "intB": 5}})
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == {"AddResult": 7}
+        assert reply.headers["X-Translation-Fallback"] == "mapping_similarity"
+        assert admin.delete("/v1/admin/bridge/services/calc-mapped").status_code == 204
+
+
 def test_calls_return_the_translated_reply(bridge_service: BridgeService) -> None:
     with bridge_service.client() as client:
         added = client.post("/v1/bridge/calc/Add", json={"Add": {"intA": 40, "intB": 2}})
