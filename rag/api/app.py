@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from rag import __version__
-from rag.api import health, index, metrics, search
+from rag.api import health, index, jobs, metrics, search
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
+from rag.jobs import start_jobs
 from rag.models import ModelRegistry
 from rag.settings import Settings, get_settings
 from rag.store import VectorStore, open_store
@@ -41,6 +42,11 @@ def create_app(
         )
         app.state.mmrag = state
         state.start_warmup()
+        # Without a broker this process owns the store, so it also runs the jobs.
+        jobs_runtime = start_jobs(
+            settings, models=state.models, store=state.store, index_lock=state.index_lock
+        )
+        state.jobs = jobs_runtime
         if not settings.api.keys:
             logger.warning("no API keys configured: authentication is off (tenant 'default')")
         logger.info(
@@ -53,6 +59,7 @@ def create_app(
             yield
         finally:
             logger.info("mmrag shutting down")
+            jobs_runtime.close()
             state.store.close()
 
     app = FastAPI(
@@ -69,6 +76,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(index.router)
     app.include_router(search.router)
+    app.include_router(jobs.router)
     return app
 
 

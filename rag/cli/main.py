@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from rag import __version__
+from rag.cli.jobs import jobs_app, worker_command
 
 if TYPE_CHECKING:
     from rag.settings import Settings
@@ -316,6 +317,10 @@ def serve(
         port=port or settings.api.port,
         log_config=None,
     )
+
+
+app.add_typer(jobs_app, name="jobs")
+app.command("worker")(worker_command)
 
 
 def main() -> None:
