@@ -37,17 +37,19 @@ POLL_S = 0.5
 
 
 def _domain_errors(func: F) -> F:
-    """mmrag's errors as a one-line message on stderr and an exit code (as in main)."""
+    """mmrag's errors as a one-line message on stderr and an exit code (as in main; an
+    unknown job id is a usage error too)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rag.errors import BadInputError, MmragError
+        from rag.errors import BadInputError, MmragError, NotFoundError
 
         try:
             return func(*args, **kwargs)
         except MmragError as exc:
             typer.echo(f"error: {exc.detail}", err=True)
-            raise typer.Exit(EXIT_USAGE if isinstance(exc, BadInputError) else EXIT_ERROR) from exc
+            usage = isinstance(exc, BadInputError | NotFoundError)  # a wrong path or job id
+            raise typer.Exit(EXIT_USAGE if usage else EXIT_ERROR) from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -162,7 +164,7 @@ def submit(
                 typer.echo(service.view(job).model_dump_json(indent=2))
             return
         final = _watch(service, job.id, console=None if as_json else console, executor=executor)
-        _finish(service, final, as_json=as_json)
+        _finish(service, final, as_json=as_json, summary=wait)
     finally:
         service.close()
 
@@ -240,7 +242,8 @@ def _watch(
     return job
 
 
-def _finish(service: JobService, job: JobRecord, *, as_json: bool) -> None:
+def _finish(service: JobService, job: JobRecord, *, as_json: bool, summary: bool) -> None:
+    """``summary``: JSON in the shape ``mmrag index --json`` prints, else the job's view."""
     from rich.console import Console
 
     from rag.cli.progress import print_summary
@@ -249,7 +252,8 @@ def _finish(service: JobService, job: JobRecord, *, as_json: bool) -> None:
 
     report = report_of(job, service.ledger)
     if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
+        out = report.to_json() if summary else service.view(job).model_dump(mode="json")
+        typer.echo(json.dumps(out, indent=2))
     else:
         print_summary(Console(), report)
         Console(stderr=True).print(f"job {job.id}: [bold]{job.state.value}[/]")
