@@ -157,7 +157,7 @@ def submit(
             executor = _foreground_executor(settings, service, job)
             if executor is None:
                 console.print("queued: the service that owns this data dir's store runs it")
-            elif not wait:
+            else:
                 console.print("no service runs jobs for this data dir: running it here")
         if not wait and executor is None:
             if as_json:

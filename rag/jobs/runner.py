@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import math
 import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from indexers.discovery import modality_for
@@ -122,7 +124,7 @@ def run_batch(ctx: JobContext, job_id: str, index: int) -> BatchReport:
             start.attempt,
             " (a runner died in it: running file by file)" if start.isolate else "",
         )
-    listener = _BatchListener(ctx, job_id, index, prior)
+    listener = _BatchListener(ctx, job, index, prior, suspects=set(start.crashes))
     todo = [p for p in paths if not _final_failure(prior.get(p))]
     for path in [p for p in todo if start.crashes.get(p, 0) >= limits.poison_crashes]:
         todo.remove(path)
@@ -244,11 +246,19 @@ class _BatchListener:
     the run at a file boundary when the job is cancelled or the process shuts down."""
 
     def __init__(
-        self, ctx: JobContext, job_id: str, index: int, prior: dict[str, FileResult]
+        self,
+        ctx: JobContext,
+        job: JobRecord,
+        index: int,
+        prior: dict[str, FileResult],
+        *,
+        suspects: set[str],
     ) -> None:
         self._ctx = ctx
-        self._job_id = job_id
+        self._job = job
+        self._job_id = job.id
         self._index = index
+        self._suspects = suspects
         self._inflight: set[str] = set()
         self.results: dict[str, FileResult] = dict(prior)
 
@@ -256,6 +266,7 @@ class _BatchListener:
         return sum(1 for r in self.results.values() if r.status is FileStatus.FAILED)
 
     def record(self, result: FileResult) -> None:
+        result = self._indexed_by_this_job(result)
         previous = self.results.get(result.path)
         if (
             previous is not None
@@ -265,6 +276,41 @@ class _BatchListener:
             return  # a redelivery found what an earlier one indexed: still "indexed"
         self.results[result.path] = result
         self._ctx.ledger.put_result(self._job_id, result)
+
+    def _indexed_by_this_job(self, result: FileResult) -> FileResult:
+        """A runner that died after a file turned live but before its result was recorded
+        leaves it "unchanged" to the next delivery; its points' ``indexed_at`` tells."""
+        since = self._job.started_at
+        if (
+            result.status is not FileStatus.UNCHANGED
+            or result.path not in self._suspects
+            or result.modality is None
+            or result.source is None
+            or since is None
+        ):
+            return result
+        name = collection_name(self._job.collection_prefix, result.modality)
+        where = Filter(
+            must=(
+                MatchValue(Field.TENANT, self._job.tenant),
+                MatchValue(Field.SOURCE, result.source),
+            )
+        )
+        hits, _ = self._ctx.store.scroll(name, where, limit=1)
+        if not hits:
+            return result
+        payload = hits[0].payload
+        try:
+            indexed_at = datetime.fromisoformat(str(payload.get(Field.INDEXED_AT))).timestamp()
+        except ValueError:
+            return result
+        # indexed_at is truncated to the second, hence the floor
+        if indexed_at < math.floor(since):
+            return result
+        units = payload.get(Field.UNIT_COUNT)
+        return replace(
+            result, status=FileStatus.INDEXED, units=units if isinstance(units, int) else 0
+        )
 
     def _check(self) -> None:
         if self._ctx.stopping.is_set():

@@ -263,9 +263,31 @@ class KillingStore(EmbeddedStore):
         super().set_payload(name, ids, payload)
 
 
-def _deliver_in_child(settings: Settings, fakes: Fakes, job_id: str, victim: str) -> int | None:
+class KillingAfterLiveStore(EmbeddedStore):
+    """Dies right after a chosen source turned live, before its result can be recorded."""
+
+    def __init__(self, root: Path, victim: str) -> None:
+        super().__init__(root)
+        self.victim = victim
+
+    def delete_where(self, name: str, where: Filter) -> None:
+        if any(
+            isinstance(c, MatchValue) and c.key == "source" and str(c.value).endswith(self.victim)
+            for c in where.must
+        ):
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().delete_where(name, where)
+
+
+def _deliver_in_child(
+    settings: Settings,
+    fakes: Fakes,
+    job_id: str,
+    victim: str,
+    store_class: type[EmbeddedStore] = KillingStore,
+) -> int | None:
     def child() -> None:
-        store = KillingStore(settings.data_dir / "qdrant", victim)
+        store = store_class(settings.data_dir / "qdrant", victim)  # type: ignore[call-arg]
         ledger = SqliteLedger(settings.data_dir / "jobs.sqlite3")
         ctx = JobContext(settings, fakes.registry(settings), store, ledger, owner="child")
         run_batch(ctx, job_id, 0)
@@ -313,6 +335,30 @@ def test_a_poison_file_that_kills_its_worker_fails_alone(
     assert job is not None
     assert job.batches[0].crashes == {str(corpus / "b.png"): 2, str(corpus / "c.png"): 1}
     ctx.store.close()
+
+
+def test_a_file_that_turned_live_just_before_the_death_is_still_indexed(
+    jobs_settings: Settings, fakes: Fakes, sqlite_ledger: SqliteLedger, corpus: Path
+) -> None:
+    store = EmbeddedStore(jobs_settings.data_dir / "qdrant")
+    ctx = JobContext(jobs_settings, fakes.registry(jobs_settings), store, sqlite_ledger)
+    job_id = _submit(ctx, corpus / "a.png", corpus / "b.png")
+    code = _deliver_in_child(jobs_settings, fakes, job_id, "b.png", KillingAfterLiveStore)
+    assert code == -signal.SIGKILL
+    assert str(corpus / "b.png") not in sqlite_ledger.results(job_id), "b's result was lost"
+    assert _sources(_points(store)) == {"a.png", "b.png"}, "but b is live"
+
+    assert run_batch(ctx, job_id, 0).outcome is BatchOutcome.DONE
+    results = {Path(p).name: r for p, r in sqlite_ledger.results(job_id).items()}
+    assert results["b.png"].status is FileStatus.INDEXED, "indexed by this job, not unchanged"
+    assert results["b.png"].units == 1
+    job = sqlite_ledger.load(job_id)
+    assert job is not None
+    summary = describe(job, sqlite_ledger).summary
+    assert summary is not None
+    assert summary["indexed"]["image"] == 2
+    assert summary["unchanged"]["image"] == 0
+    store.close()
 
 
 def test_progress_while_running(context: JobContext, corpus: Path) -> None:
