@@ -7,6 +7,7 @@ run the code under test rather than whatever `mmrag` script is installed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -26,7 +27,7 @@ import redis
 
 from indexers.pipeline import Indexer
 from rag.models import ModelRegistry
-from rag.settings import Settings
+from rag.settings import JobsSettings, Settings
 from rag.store.edge import EmbeddedStore
 from tests.conftest import MODEL_CACHE, REPO_ROOT
 
@@ -141,9 +142,13 @@ def settings_from(env: dict[str, str]) -> Settings:
     jobs: dict[str, Any] = {}
     for key, value in env.items():
         if key.startswith("MMRAG_JOBS__"):
-            jobs[key.removeprefix("MMRAG_JOBS__").lower()] = value
+            name = key.removeprefix("MMRAG_JOBS__").lower()
+            jobs[name] = json.loads(value) if name == "source_roots" else value
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=Path(env["MMRAG_DATA_DIR"]), cache_dir=MODEL_CACHE, jobs=jobs
+        _env_file=None,
+        data_dir=Path(env["MMRAG_DATA_DIR"]),
+        cache_dir=MODEL_CACHE,
+        jobs=JobsSettings.model_validate(jobs),
     )
 
 
