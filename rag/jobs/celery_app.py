@@ -12,8 +12,10 @@ at-least-once and the work is idempotent:
   deliveries every ``unacked_restore_interval`` seconds and when they start.
 
 Each worker process loads its models and opens the store once, in ``worker_process_init``
-(sent by the solo pool as well as by each prefork child). The embedded store admits one
-process: with it, run one worker process (solo pool, or threads sharing the one store).
+(sent by the solo pool as well as by each prefork child; the threads pool sends none, so
+there it happens in ``worker_init``, in the one process its threads share). The embedded
+store admits one process: with it, run one worker process (solo pool, or threads sharing
+the one store).
 """
 
 from __future__ import annotations
@@ -190,7 +192,12 @@ def start_worker(
     def on_process_shutdown(**_: Any) -> None:
         shutdown_worker_process()
 
-    signals.worker_process_init.connect(on_process_init, weak=False)
+    if pool == "threads":
+        # The threads pool sends no worker_process_init: its threads share this process,
+        # whose start (worker_init) is the moment to load.
+        signals.worker_init.connect(on_process_init, weak=False)
+    else:
+        signals.worker_process_init.connect(on_process_init, weak=False)
     signals.worker_shutting_down.connect(on_shutting_down, weak=False)
     signals.worker_process_shutdown.connect(on_process_shutdown, weak=False)
     app = make_celery(settings)

@@ -59,7 +59,10 @@ def test_api_restart_mid_job_and_cancel(
         redis_prefix,
         MMRAG_JOBS__SOURCE_ROOTS=json.dumps([str(jobs_corpus), str(more)]),
     )
-    worker = processes(["worker"], env, tmp_path / "worker.log")
+    # threads sharing one process's models and store (the GPU-friendly shape)
+    worker = processes(
+        ["worker", "--pool", "threads", "--concurrency", "2"], env, tmp_path / "worker.log"
+    )
     worker.wait_for(" ready.")
     base, api = _serve(processes, env, tmp_path / "api-1.log")
 
