@@ -211,7 +211,8 @@ def second_worker_refusal(data_dir: Path, prefix: str, log_dir: Path) -> str:
             check=False,
         )
     lines = [line for line in (result.stdout + result.stderr).splitlines() if "cannot" in line]
-    return f"exit {result.returncode}: {lines[-1].strip() if lines else '(no message)'}"
+    message = lines[-1].split("cannot start: ", 1)[-1].strip() if lines else "(no message)"
+    return f"exit {result.returncode}: {message}"
 
 
 def cleanup_redis(prefix: str) -> None:
