@@ -127,8 +127,10 @@ def ledger(
 
 
 @pytest.fixture
-def sqlite_ledger(tmp_path: Path) -> SqliteLedger:
-    return SqliteLedger(tmp_path / "data" / "jobs.sqlite3")
+def sqlite_ledger(tmp_path: Path) -> Iterator[SqliteLedger]:
+    ledger = SqliteLedger(tmp_path / "data" / "jobs.sqlite3")
+    yield ledger
+    ledger.close()
 
 
 @pytest.fixture
