@@ -290,6 +290,8 @@ class _Progress:
     def update(self, view: JobView) -> None:
         p = view.progress
         rates = [f"{m} {n} ({p.units_per_s[m]:.1f}/s)" for m, n in p.units_written.items() if n]
+        if p.files_in_progress:
+            rates.insert(0, f"{p.files_in_progress} in progress")
         if p.eta_s is not None and not view.state.terminal:
             rates.append(f"ETA {p.eta_s:.0f}s")
         if view.cancel_requested and not view.state.terminal:
@@ -428,7 +430,9 @@ def _print_view(console: Console, view: JobView) -> None:
     )
     console.print(f"job [bold]{view.id}[/] ({view.tenant}): [bold]{state}[/]")
     console.print(
-        f"files {p.files_done}/{p.files_total} · batches {p.batches_done}/{p.batches_total}"
+        f"files {p.files_done}/{p.files_total}"
+        + (f" ({p.files_in_progress} in progress)" if p.files_in_progress else "")
+        + f" · batches {p.batches_done}/{p.batches_total}"
         f" · {p.elapsed_s:.1f} s · {p.files_per_s:.2f} files/s"
         + (f" · ETA {p.eta_s:.0f} s" if p.eta_s and not view.state.terminal else "")
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from indexers.report import FileStatus, IndexReport
 from rag.jobs.ledger import JobLedger
-from rag.jobs.model import JobRecord, JobState
+from rag.jobs.model import BatchState, JobRecord, JobState
 from rag.types import Modality
 
 
@@ -28,6 +28,10 @@ class JobProgress(BaseModel):
         description="Files the job covers (including those failed or skipped while planning)"
     )
     files_done: int = Field(description="Files with a result")
+    files_in_progress: int = Field(
+        description="Files a runner has begun and not finished (results arrive when the "
+        "indexer writes its buffered units, so a batch's files finish together)"
+    )
     batches_total: int
     batches_done: int = Field(description="Batches done or cancelled")
     indexed: dict[str, int] = Field(description="Files indexed, per modality")
@@ -105,9 +109,15 @@ def describe(job: JobRecord, ledger: JobLedger, *, now: float | None = None) -> 
         eta = max(0, job.files_total - done) / rate
     elif job.state.terminal:
         eta = 0.0
+    in_progress = 0
+    if not job.state.terminal:
+        for index, batch in enumerate(job.batches):
+            if batch.state is BatchState.RUNNING:
+                in_progress += len(ledger.inflight(job.id, index))
     progress = JobProgress(
         files_total=job.files_total,
         files_done=done,
+        files_in_progress=in_progress,
         batches_total=len(job.batches),
         batches_done=sum(1 for b in job.batches if b.state.terminal),
         indexed=report.counts(FileStatus.INDEXED),

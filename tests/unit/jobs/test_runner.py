@@ -371,6 +371,15 @@ def test_progress_while_running(context: JobContext, corpus: Path) -> None:
     assert view.summary is None
     p = view.progress
     assert (p.files_done, p.files_total) == (4, 8)  # 3 + the skipped readme.docx
+    assert p.files_in_progress == 0
+    context.ledger.set_inflight(job_id, 1, {str(corpus / "d.png"), str(corpus / "e.png")})
+    context.ledger.update(
+        job_id,
+        lambda j: lifecycle.begin_batch(j, 1, owner="x:1", inflight=(), now=1.0, max_attempts=5),
+    )
+    job = context.ledger.load(job_id)
+    assert job is not None
+    assert describe(job, context.ledger).progress.files_in_progress == 2
     assert p.files_per_s == pytest.approx(1.5)
     assert p.eta_s == pytest.approx(4 / 1.5, abs=0.1)
     assert time.time() >= (job.started_at or 0)
