@@ -273,15 +273,21 @@ class _Progress:
             TextColumn,
             TimeElapsedColumn,
         )
+        from rich.table import Column
 
         self._progress = Progress(
             SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TimeElapsedColumn(table_column=Column(no_wrap=True)),
+            # the one column that gives way (cut short) when the terminal is narrow
+            TextColumn(
+                "{task.fields[detail]}",
+                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"),
+            ),
             console=console,
+            expand=True,
         )
         self._progress.start()
         self._task = self._progress.add_task("queued", total=None, detail="")
@@ -289,19 +295,21 @@ class _Progress:
 
     def update(self, view: JobView) -> None:
         p = view.progress
-        rates = [f"{m} {n} ({p.units_per_s[m]:.1f}/s)" for m, n in p.units_written.items() if n]
-        if p.files_in_progress:
-            rates.insert(0, f"{p.files_in_progress} in progress")
-        if p.eta_s is not None and not view.state.terminal:
-            rates.append(f"ETA {p.eta_s:.0f}s")
+        # most useful first: a narrow terminal cuts the end of this line
+        detail = []
         if view.cancel_requested and not view.state.terminal:
-            rates.append("cancelling")
+            detail.append("cancelling")
+        if p.eta_s is not None and not view.state.terminal:
+            detail.append(f"ETA {p.eta_s:.0f}s")
+        if p.files_in_progress:
+            detail.append(f"{p.files_in_progress} in progress")
+        detail += [f"{m} {n} {p.units_per_s[m]:.1f}/s" for m, n in p.units_written.items() if n]
         self._progress.update(
             self._task,
             description=view.state.value,
             total=p.files_total,
             completed=p.files_done,
-            detail=" · ".join(rates),
+            detail=" · ".join(detail),
         )
         for failure in view.failed:
             if failure.path not in self._reported:
