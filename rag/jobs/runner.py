@@ -128,7 +128,10 @@ def run_batch(ctx: JobContext, job_id: str, index: int) -> BatchReport:
     todo = [p for p in paths if not _final_failure(prior.get(p))]
     for path in [p for p in todo if start.crashes.get(p, 0) >= limits.poison_crashes]:
         todo.remove(path)
-        _fail_poison(ctx, job, path, start.crashes[path], listener)
+        if path in prior:  # indexed by an earlier delivery: keep that, do not go back to it
+            _drop_pending(ctx, job, path)
+        else:
+            _fail_poison(ctx, job, path, start.crashes[path], listener)
     if start.exhausted:
         reason = (
             f"not indexed: its batch was delivered {limits.max_attempts} times without finishing"
@@ -207,12 +210,14 @@ def _fail_poison(
             ),
         )
     )
-    if modality is not None:
-        _drop_pending(ctx, job, path, modality)
+    _drop_pending(ctx, job, path)
 
 
-def _drop_pending(ctx: JobContext, job: JobRecord, path: str, modality: Modality) -> None:
+def _drop_pending(ctx: JobContext, job: JobRecord, path: str) -> None:
     """A dead runner may have left the file's points ``pending`` (invisible): remove them."""
+    modality = modality_for(path)
+    if modality is None:
+        return
     name = collection_name(job.collection_prefix, modality)
     if not ctx.store.collection_exists(name):
         return

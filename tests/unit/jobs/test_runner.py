@@ -18,7 +18,7 @@ from indexers.report import FileStatus
 from rag.errors import StoreError
 from rag.jobs import JobContext, JobRequest, JobService, JobState, lifecycle, run_batch
 from rag.jobs.ledger_sqlite import SqliteLedger
-from rag.jobs.model import BatchState
+from rag.jobs.model import BatchState, JobRecord
 from rag.jobs.runner import BatchOutcome
 from rag.jobs.service import LocalDispatcher
 from rag.jobs.view import describe
@@ -359,6 +359,37 @@ def test_a_file_that_turned_live_just_before_the_death_is_still_indexed(
     assert summary["indexed"]["image"] == 2
     assert summary["unchanged"]["image"] == 0
     store.close()
+
+
+def test_a_poison_file_indexed_earlier_keeps_its_result(
+    context: JobContext, corpus: Path, fakes: Fakes
+) -> None:
+    job_id = _submit(context, corpus / "a.png", corpus / "b.png")
+    assert run_batch(context, job_id, 0).outcome is BatchOutcome.DONE
+    a = str(corpus / "a.png")
+    # as if a later delivery had died twice with a alone in progress (re-verifying it)
+
+    def reopen(job: JobRecord) -> None:
+        job.batches[0].state, job.state, job.finished_at = (
+            BatchState.RUNNING,
+            JobState.RUNNING,
+            None,
+        )
+
+    context.ledger.update(job_id, reopen)
+    for _ in range(2):
+        context.ledger.update(
+            job_id,
+            lambda j: lifecycle.begin_batch(
+                j, 0, owner="x:1", inflight={a}, now=1.0, max_attempts=9
+            ),
+        )
+    fakes.ocr.seen.clear()
+    assert run_batch(context, job_id, 0).outcome is BatchOutcome.DONE
+    assert (250, 10, 10) not in fakes.ocr.seen, "a is not gone back to"
+    result = context.ledger.results(job_id)[a]
+    assert result.status is FileStatus.INDEXED
+    assert _sources(_points(context.store)) == {"a.png", "b.png"}
 
 
 def test_progress_while_running(context: JobContext, corpus: Path) -> None:
