@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -178,6 +178,31 @@ class BridgeSettings(_Section):
     max_backoff_s: float = Field(default=2.0, ge=0, le=300)
 
 
+class JobsSettings(_Section):
+    """Batch indexing jobs. Without a broker, the process that owns the embedded store runs
+    them (state in SQLite under the data dir); with one, Celery workers do (state in Redis)."""
+
+    broker_url: str | None = None
+    result_backend: str | None = None
+    key_prefix: str = Field(default="mmrag", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+    queue: str = Field(default="mmrag-jobs", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    visibility_timeout_s: float = Field(default=3600.0, ge=1.0)
+    batch_files: int = Field(default=16, ge=1, le=10_000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    poison_crashes: int = Field(default=2, ge=1, le=100)
+    source_roots: tuple[Path, ...] = ()
+    retention_days: float = Field(default=30.0, gt=0)
+
+    @field_validator("broker_url", "result_backend", mode="before")
+    @classmethod
+    def _redis_or_nothing(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # an empty variable means "not configured"
+        if isinstance(value, str) and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("use a redis:// or rediss:// URL (job state lives in Redis too)")
+        return value
+
+
 class Settings(BaseSettings):
     """All of mmrag's configuration."""
 
@@ -200,6 +225,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     translator: TranslatorSettings = TranslatorSettings()
     bridge: BridgeSettings = BridgeSettings()
+    jobs: JobsSettings = JobsSettings()
 
     @property
     def calibration_dir(self) -> Path:

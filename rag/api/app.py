@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from rag import __version__
-from rag.api import bridge, health, index, metrics, page, search, translate
+from rag.api import bridge, health, index, jobs, metrics, page, search, translate
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
+from rag.jobs import start_jobs
 from rag.models import ModelRegistry
 from rag.settings import Settings, get_settings
 from rag.store import VectorStore, open_store
@@ -44,6 +45,11 @@ def create_app(
         app.state.bridge = _bridge(settings, state, app.state.metrics)
         await app.state.bridge.start()
         state.start_warmup()
+        # Without a broker this process owns the store, so it also runs the jobs.
+        jobs_runtime = start_jobs(
+            settings, models=state.models, store=state.store, index_lock=state.index_lock
+        )
+        state.jobs = jobs_runtime
         if not settings.api.keys:
             logger.warning("no API keys configured: authentication is off (tenant 'default')")
         logger.info(
@@ -57,6 +63,7 @@ def create_app(
         finally:
             logger.info("mmrag shutting down")
             await app.state.bridge.aclose()
+            jobs_runtime.close()
             state.store.close()
 
     app = FastAPI(
@@ -76,6 +83,7 @@ def create_app(
     app.include_router(page.router)
     app.include_router(translate.router)
     app.include_router(bridge.router)
+    app.include_router(jobs.router)
     return app
 
 

@@ -15,6 +15,7 @@ from rag.settings import ModelKind, Settings
 from rag.store import VectorStore
 
 if TYPE_CHECKING:
+    from rag.jobs import JobRuntime
     from rag.search.pipeline import Searcher
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ class ServiceState:
     warmup: tuple[ModelKind, ...] = ()
     # The indexer batches across files and is not re-entrant: one indexing call at a time.
     index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Batch jobs: set in the lifespan (with the local executor when no broker is configured).
+    jobs: JobRuntime | None = field(default=None, repr=False)
     _warmup_thread: threading.Thread | None = field(default=None, repr=False)
     _searcher: Any = field(default=None, repr=False)
 

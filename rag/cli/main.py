@@ -321,12 +321,15 @@ def serve(
 def _register_subcommands() -> None:
     from rag.cli.bridge import bridge_app
     from rag.cli.eval_cmd import calibrate, eval_app
+    from rag.cli.jobs import jobs_app, worker_command
     from rag.cli.translate import register
 
     app.add_typer(eval_app, name="eval")
     app.add_typer(bridge_app, name="bridge")
     app.command()(_domain_errors(calibrate))
     register(app)
+    app.add_typer(jobs_app, name="jobs")
+    app.command("worker")(worker_command)
 
 
 _register_subcommands()

@@ -1,0 +1,137 @@
+"""Job state transitions: pure functions on a :class:`JobRecord`.
+
+Ledgers apply them atomically (``ledger.update(job_id, change)``), so the rules live here
+once for both the SQLite and the Redis ledger, and tests check them without either.
+
+A batch is begun once per delivery. Finding it still ``running`` when a delivery begins
+means the previous runner died in the middle (SIGKILL, out of memory, power): every file it
+had in progress is charged one crash, and the batch now runs one file at a time, so that a
+further death names exactly one file. A file charged ``poison_crashes`` times is a poison
+file: it is reported failed and skipped, and the rest of its batch goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from rag.jobs.model import BatchState, JobRecord, JobState
+
+
+@dataclass(frozen=True)
+class BatchStart:
+    """What a runner needs to know when a delivery of a batch begins."""
+
+    run: bool  # False: nothing to do (already done, or the job was cancelled)
+    attempt: int = 0
+    isolate: bool = False  # run file by file: an earlier delivery died in the middle
+    exhausted: bool = False  # past max_attempts: fail the files that are left
+    crashes: dict[str, int] = field(default_factory=dict)
+
+
+def begin_batch(
+    job: JobRecord,
+    index: int,
+    *,
+    owner: str,
+    inflight: Collection[str],
+    now: float,
+    max_attempts: int,
+) -> BatchStart:
+    batch = job.batches[index]
+    if batch.state.terminal or job.state.terminal:
+        return BatchStart(run=False)
+    if job.cancel_requested:
+        batch.state = BatchState.CANCELLED
+        settle(job, now)
+        return BatchStart(run=False)
+    if batch.state is BatchState.RUNNING:
+        for path in inflight:
+            batch.crashes[path] = batch.crashes.get(path, 0) + 1
+    batch.attempts += 1
+    batch.state = BatchState.RUNNING
+    batch.owner = owner
+    if job.state is JobState.QUEUED:
+        job.state = JobState.RUNNING
+        job.started_at = now
+    return BatchStart(
+        run=True,
+        attempt=batch.attempts,
+        isolate=batch.attempts > 1 and bool(batch.crashes),
+        exhausted=batch.attempts > max_attempts,
+        crashes=dict(batch.crashes),
+    )
+
+
+def release_batch(job: JobRecord, index: int, *, error: str | None, now: float) -> None:
+    """The runner stopped on purpose (shutdown) or on an error it will retry: put the batch
+    back without charging its files a crash."""
+    batch = job.batches[index]
+    if batch.state is BatchState.RUNNING:
+        batch.state = BatchState.PENDING
+        batch.error = error
+        if job.cancel_requested:
+            batch.state = BatchState.CANCELLED
+            settle(job, now)
+
+
+def finish_batch(job: JobRecord, index: int, *, state: BatchState, failed: int, now: float) -> None:
+    batch = job.batches[index]
+    if batch.state.terminal:
+        return  # a duplicate delivery finished second
+    batch.state = state
+    batch.failed = failed
+    batch.error = None
+    settle(job, now)
+
+
+def request_cancel(job: JobRecord, *, now: float, orphaned: bool = False) -> None:
+    """Pending batches are cancelled now; running ones stop at their next file. With
+    ``orphaned`` (no runner can be alive: the local executor's lock was free), running
+    batches are cancelled too."""
+    if job.state.terminal:
+        return
+    job.cancel_requested = True
+    for batch in job.batches:
+        if batch.state is BatchState.PENDING or (orphaned and batch.state is BatchState.RUNNING):
+            batch.state = BatchState.CANCELLED
+    settle(job, now)
+
+
+def fail_job(job: JobRecord, *, error: str, now: float) -> None:
+    """The job could not be run at all (for instance its batches could not be queued)."""
+    if job.state.terminal:
+        return
+    job.error = error
+    for batch in job.batches:
+        if not batch.state.terminal:
+            batch.state = BatchState.CANCELLED
+    job.state = JobState.FAILED
+    job.finished_at = now
+
+
+def settle(job: JobRecord, now: float) -> None:
+    """Give the job its final state once every batch is done or cancelled."""
+    if job.state.terminal or not all(b.state.terminal for b in job.batches):
+        return
+    failed = job.planned_failed + sum(b.failed for b in job.batches)
+    if job.cancel_requested and any(b.state is BatchState.CANCELLED for b in job.batches):
+        job.state = JobState.CANCELLED
+    elif failed:
+        job.state = JobState.FAILED
+    else:
+        job.state = JobState.SUCCEEDED
+    job.finished_at = now
+    if job.started_at is None:
+        job.started_at = job.finished_at
+
+
+def next_runnable(job: JobRecord) -> int | None:
+    """The first batch a local executor should run (pending, or running with a dead owner:
+    one executor per ledger, so any ``running`` batch it did not begin is orphaned)."""
+    if job.state.terminal:
+        return None
+    for index, batch in enumerate(job.batches):
+        if batch.state in (BatchState.PENDING, BatchState.RUNNING):
+            return index
+    return None
