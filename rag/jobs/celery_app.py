@@ -88,7 +88,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("mmrag", set_as_current=False)
     app.conf.update(celery_config(settings))
 
-    @app.task(name=RUN_BATCH, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=RUN_BATCH, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def run_batch_task(self: Task, job_id: str, index: int) -> dict[str, Any]:
         report = run_batch(worker_context(), job_id, index)
         if report.outcome is BatchOutcome.RETRY:

@@ -129,3 +129,17 @@ def test_worker_refusals(make_settings: SettingsFactory) -> None:
         start_worker(settings, pool="gevent")
     with pytest.raises(ConfigError, match="worker_process_init"):
         worker_context()
+
+
+def test_each_app_registers_its_own_task(make_settings: SettingsFactory) -> None:
+    # A task shared across apps would register twice in every later app (a
+    # DuplicateTaskNameWarning in celery >= 5.7, an error under our warning filter).
+    settings = make_settings(jobs={"broker_url": REDIS_URL})
+    first, second = make_celery(settings), make_celery(settings)
+    try:
+        assert RUN_BATCH in first.tasks
+        assert RUN_BATCH in second.tasks
+        assert first.tasks[RUN_BATCH] is not second.tasks[RUN_BATCH]
+    finally:
+        first.close()
+        second.close()
