@@ -118,6 +118,12 @@ class SpeechClip:
     collection: str
 
 
+def _lines(path: Path) -> list[str]:
+    """Non-empty lines. JSON Lines split on "\\n" only: ``str.splitlines`` also splits on
+    U+2028 and friends, which JSON strings may hold unescaped (MS MARCO passages do)."""
+    return [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
 def write_dataset(
     out: Path,
     *,
@@ -148,9 +154,7 @@ def msmarco(shared: Path, out: Path, *, limit_queries: int | None = None) -> Pat
     source = shared / "text_retrieval" / "agentset_beir_subsets" / "msmarco"
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / "corpus.jsonl", out / "corpus.jsonl")
-    queries = [
-        json.loads(line) for line in (source / "queries.jsonl").read_text().splitlines() if line
-    ]
+    queries = [json.loads(line) for line in _lines(source / "queries.jsonl")]
     if limit_queries:
         queries = queries[:limit_queries]
     (out / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
@@ -183,7 +187,7 @@ def cranfield(shared: Path, out: Path) -> Path:
     corpus = [{"_id": d["id"], "title": d.get("T", ""), "text": d.get("W", "")} for d in docs]
     query_rows = [{"_id": str(n), "text": q.get("W", "")} for n, q in enumerate(queries, 1)]
     qrels = []
-    for line in (source / "cranqrel").read_text().splitlines():
+    for line in (source / "cranqrel").read_text(encoding="utf-8").split("\n"):
         parts = line.split()
         if len(parts) >= 3 and int(parts[2]) in (1, 2, 3, 4):
             qrels.append((parts[0], parts[1], 5 - int(parts[2])))
@@ -320,7 +324,7 @@ def speech(shared: Path, out: Path) -> Path:
 # -- images ----------------------------------------------------------------------------------
 def coco(shared: Path, out: Path, *, limit: int | None = None) -> Path:
     root = shared / "image_caption" / "coco2017_subset"
-    rows = [json.loads(line) for line in (root / "captions.jsonl").read_text().splitlines() if line]
+    rows = [json.loads(line) for line in _lines(root / "captions.jsonl")]
     rows = [r for r in rows if (root / r["image"]).is_file()][:limit]
     (out / "images").mkdir(parents=True, exist_ok=True)
     corpus: list[dict[str, Any]] = []
@@ -369,13 +373,9 @@ def mixed(shared: Path, out: Path, *, passages: int = 500, images: int = 60) -> 
         "coco": coco(shared, out / "_coco", limit=images),
     }
     source = shared / "text_retrieval" / "agentset_beir_subsets" / "msmarco"
-    qrels_rows = [
-        line.split()
-        for line in (source / "qrels" / "test.tsv").read_text().splitlines()
-        if line.strip()
-    ]
+    qrels_rows = [line.split() for line in _lines(source / "qrels" / "test.tsv") if line.strip()]
     relevant = {d for _, d, g in qrels_rows if int(g) > 0}
-    docs = [json.loads(line) for line in (source / "corpus.jsonl").read_text().splitlines() if line]
+    docs = [json.loads(line) for line in _lines(source / "corpus.jsonl")]
     keep = [d for d in docs if d["_id"] in relevant][: passages // 2]
     keep += [d for d in docs if d["_id"] not in relevant][: passages - len(keep)]
     kept = {d["_id"] for d in keep}
@@ -385,22 +385,22 @@ def mixed(shared: Path, out: Path, *, passages: int = 500, images: int = 60) -> 
     queries = []
     qrels = [(q, f"p:{d}", int(g)) for q, d, g in qrels_rows if d in kept and int(g) > 0]
     judged = {q for q, _, _ in qrels}
-    for line in (source / "queries.jsonl").read_text().splitlines():
+    for line in _lines(source / "queries.jsonl"):
         row = json.loads(line)
         if row["_id"] in judged:
             queries.append({"_id": row["_id"], "text": row["text"]})
     for folder in parts.values():
-        for line in (folder / "corpus.jsonl").read_text().splitlines():
+        for line in _lines(folder / "corpus.jsonl"):
             row = json.loads(line)
             if "file" in row:
                 row["file"] = f"{folder.name}/{row['file']}"
             corpus.append(row)
-        for line in (folder / "queries.jsonl").read_text().splitlines():
+        for line in _lines(folder / "queries.jsonl"):
             row = json.loads(line)
             if "file" in row:
                 row["file"] = f"{folder.name}/{row['file']}"
             queries.append(row)
-        for line in (folder / "qrels" / "test.tsv").read_text().splitlines()[1:]:
+        for line in _lines(folder / "qrels" / "test.tsv")[1:]:
             q, d, g = line.split("\t")
             qrels.append((q, d, int(g)))
     return write_dataset(
