@@ -211,10 +211,8 @@ class LeafWalk:
             len(child) == 0
             and bool(item)
             and all(not isinstance(v, dict | list) for v in item)
-            and (
-                " ".join(str(v) for v in item) == " ".join((child.text or "").split())
-                and len((child.text or "").split()) > 1
-            )
+            and len(item) == len((child.text or "").split()) > 1
+            and " ".join(str(v) for v in item) == " ".join((child.text or "").split())
         )
 
 

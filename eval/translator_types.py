@@ -43,6 +43,7 @@ NON_FINITE = ("INF", "-INF", "NaN")
 _GREGORIAN = ("xs:gYear", "xs:gYearMonth", "xs:gMonth", "xs:gMonthDay", "xs:gDay")
 _COMBINATORS = ("anyOf", "oneOf", "allOf")
 _MAX_DEPTH = 40
+_ANNOTATIONS = ("title", "description", "$comment", "$schema", "$id")
 
 
 @dataclass
@@ -83,7 +84,9 @@ def _alternatives(node: Any, root: dict[str, Any], depth: int = 0) -> list[dict[
     if not isinstance(node, dict) or depth > _MAX_DEPTH:
         return []
     own = {k: v for k, v in node.items() if k not in _COMBINATORS}
-    out = [own] if own else []
+    constraining = any(not _annotation(k) for k in own)
+    combined = any(k in node for k in _COMBINATORS)
+    out = [own] if constraining or not combined else []  # no keyword at all: any JSON
     for keyword in _COMBINATORS:
         for branch in node.get(keyword, []):
             out += _alternatives(branch, root, depth + 1)
@@ -162,9 +165,12 @@ def declared_kinds(schema: dict[str, Any], path: JsonPath) -> set[str]:
     return kinds - {"object", "null"}
 
 
+def _annotation(keyword: str) -> bool:
+    return keyword.startswith("x-") or keyword in _ANNOTATIONS
+
+
 def _is_any(alternative: dict[str, Any]) -> bool:
-    keys = set(alternative) - {"x-xsd-type", "description", "title", "$comment"}
-    return not keys or keys <= {"additionalProperties"}
+    return all(_annotation(k) or k in ("additionalProperties", "$defs") for k in alternative)
 
 
 def _decimal(text: str) -> Decimal | None:
