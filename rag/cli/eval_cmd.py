@@ -120,6 +120,24 @@ def translator(
     raise typer.Exit(code)
 
 
+@eval_app.command("mappings")
+def mappings(
+    cases: Annotated[Path, typer.Argument(help="A cases.jsonl manifest, or a folder holding one.")],
+    out: Annotated[Path, typer.Option(help="Where to write the report JSON.")] = Path("map.json"),
+    llm: Annotated[
+        bool, typer.Option(help="Ask the configured LLM (--no-llm: the similarity baseline only).")
+    ] = True,
+    shared_data: Annotated[
+        Path | None, typer.Option(help="The shared test material (default ../shared/data).")
+    ] = None,
+) -> None:
+    """Score proposed mappings against expected ones: field accuracy, validity, time."""
+    from eval.mapping_eval import run_command
+
+    code = run_command(cases, out, shared=shared_data or _default_shared(), with_llm=llm)
+    raise typer.Exit(code)
+
+
 def _print_runs(runs: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
