@@ -39,7 +39,7 @@ TARGET: dict[str, Any] = {
     "required": ["orderId", "state"],
     "additionalProperties": False,
 }
-EXPECTED = [
+EXPECTED: list[dict[str, Any]] = [
     {"target": "orderId", "op": "cast", "source": "GetOrderResponse/order/id", "to": "string"},
     {"target": "state", "op": "rename", "source": "GetOrderResponse/order/status"},
     {
