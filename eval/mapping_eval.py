@@ -28,6 +28,7 @@ field of the expected mapping (array items spelled ``items[]/field``):
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -51,6 +52,7 @@ __all__ = [
     "summarise_mappings",
 ]
 
+logger = logging.getLogger(__name__)
 MANIFEST = "cases.jsonl"
 _KEYS = {
     "id",
@@ -356,7 +358,10 @@ def run_mapping_cases(
     with_llm: bool = True,
     progress: Any = None,
 ) -> list[MappingCaseResult]:
+    started = time.perf_counter()
     llm, error = service.cached_llm() if with_llm else (None, None)
+    if with_llm:
+        logger.info("LLM loaded in %.1f s", time.perf_counter() - started)
     results = []
     for number, case in enumerate(cases, 1):
         if progress is not None:
