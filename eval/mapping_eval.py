@@ -461,8 +461,13 @@ def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool) -> int:
     settings = get_settings()
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="mmrag-mapeval-") as state:
-        # A scratch LLM cache: every proposal is a real (timed) call.
-        isolated = settings.model_copy(update={"data_dir": Path(state)})
+        # A scratch LLM cache (every proposal is a real, timed call); the model cache is kept.
+        isolated = settings.model_copy(
+            update={
+                "data_dir": Path(state),
+                "cache_dir": settings.cache_dir or settings.data_dir / "cache",
+            }
+        )
         service = TranslatorService(isolated, llm=ModelRegistry(isolated).llm)
         with console.status("proposing mappings...") as status:
 

@@ -592,7 +592,12 @@ def run_command(
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="mmrag-treval-") as state:
         # Mappings proposed during the run go to a scratch folder, not the user's store.
-        isolated = settings.model_copy(update={"data_dir": Path(state)})
+        isolated = settings.model_copy(
+            update={
+                "data_dir": Path(state),
+                "cache_dir": settings.cache_dir or settings.data_dir / "cache",
+            }
+        )
         service = TranslatorService(isolated, llm=ModelRegistry(isolated).llm)
         with console.status("translating...") as status:
 
