@@ -103,6 +103,7 @@ class MappingCaseResult:
     outcome: str  # scored | error
     scores: list[ProposalScore] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    llm: dict[str, Any] = field(default_factory=dict)  # raw reply and parsed pairs
 
 
 # -- cases ---------------------------------------------------------------------------------
@@ -341,8 +342,12 @@ def evaluate_mapping_case(
             score.fallbacks = [f.kind for f in proposal.fallbacks]
             score.rules = [rule_json(r) for r in rules]
             llm_report = proposal.mapping.report.get("llm") or {}
-            if name == "llm" and llm_report.get("error"):
-                result.reasons.append(f"llm: {llm_report['error']}"[:300])
+            if name == "llm":
+                result.llm = {
+                    k: llm_report[k] for k in ("raw_reply", "proposed", "error") if k in llm_report
+                }
+                if llm_report.get("error"):
+                    result.reasons.append(f"llm: {llm_report['error']}"[:300])
             result.scores.append(score)
         result.outcome = "scored"
     except Exception as exc:  # noqa: BLE001 - a case's failure is a result, not a crash
