@@ -261,3 +261,37 @@ def test_cli_bad_input_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     result = runner.invoke(app, ["eval", "mappings", str(tmp_path)])
     assert result.exit_code == 2
+
+
+def test_target_schema_cases_count_fallbacks_per_requested_mode(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    from rag.models.fakes import FakeLLM
+
+    target = {
+        "type": "object",
+        "properties": {"orderId": {"type": "string"}, "state": {"type": "string"}},
+        "required": ["state"],
+        "additionalProperties": False,
+    }
+    (tmp_path / "target.json").write_text(json.dumps(target))
+    replies = {"mapping": "orderId <- order/id\nstate <- order/status", "message": "not json"}
+
+    def reply(messages: Any) -> str:
+        return (
+            replies["mapping"]
+            if "<-" in str(messages[-1].content) or "Source fields" in str(messages[-1].content)
+            else replies["message"]
+        )
+
+    service = TranslatorService(make_settings(), llm=lambda: FakeLLM(reply))
+    case = TranslatorCase("mapped", ORDER, WSDL, target_schema=tmp_path / "target.json")
+    mapped = evaluate_case(service, case)
+    assert (mapped.outcome, mapped.mode, mapped.schema_valid) == ("translated", "mapped", True)
+    assert mapped.requested_mode == "deterministic"
+    per_message = evaluate_case(service, case, mode="llm", repeat=1)
+    assert per_message.requested_mode == "llm"
+    assert per_message.schema_valid is True
+    summary = summarise([mapped, per_message])
+    assert set(summary["fallbacks"]) == {"deterministic", "llm"}
+    assert summary["fallbacks"]["llm"]["translations"] == 1
