@@ -25,22 +25,18 @@ import json
 import sys
 import warnings
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from lxml import etree
 
+from eval.translator_leaves import check_leaves
 from rag.errors import MalformedXmlError, MessageMismatchError, SoapFaultError
 from rag.settings import Settings
-from translators.convert.context import META_ATTRIBUTES
 from translators.convert.envelope import open_envelope
 from translators.service import TranslateOptions, TranslatorService, WsdlRef
-from translators.xml.names import XSI, local_name, resolve_prefixed
 from translators.xml.parser import parse_xml
-
-NIL = {f"{{{XSI}}}nil", f"{{{XSI}}}null"}
 
 
 @dataclass
@@ -51,155 +47,6 @@ class MessageFidelity:
     leaves: int = 0
     problems: list[str] = field(default_factory=list)
     schemaless_leaves_ok: bool | None = None
-
-
-# -- the independent leaf walk -----------------------------------------------------------
-def _same(value: Any, text: str, element: etree._Element) -> bool:
-    stripped = text.strip()
-    if value is None:
-        return stripped == "" or element.get(f"{{{XSI}}}nil") in ("true", "1")
-    if isinstance(value, bool):
-        return stripped in (("true", "1") if value else ("false", "0"))
-    if isinstance(value, int | Decimal):
-        try:
-            return Decimal(value) == Decimal(stripped.lstrip("+"))
-        except InvalidOperation:
-            return False
-    if isinstance(value, float):
-        try:
-            return value == float(stripped)
-        except ValueError:
-            return False
-    if isinstance(value, list):
-        return [str(v) for v in value] == stripped.split()
-    if isinstance(value, str):
-        candidates = {text, stripped, " ".join(text.split()), "".join(text.split())}
-        if stripped in ("INF", "-INF", "NaN", "+INF"):
-            candidates.add(stripped.lstrip("+"))
-        resolved = resolve_prefixed(stripped, dict(element.nsmap)) if ":" in stripped else None
-        return value in candidates or value == resolved
-    return False
-
-
-def _key(container: dict[str, Any], name: str) -> str | None:
-    local = local_name(name)
-    if local in container:
-        return local
-    matches = [k for k in container if k.endswith(":" + local)]
-    return matches[0] if len(matches) == 1 else None
-
-
-class LeafWalk:
-    def __init__(self, scope: etree._Element) -> None:
-        self.ids = {
-            el.get("id"): el for el in scope.iter() if isinstance(el.tag, str) and el.get("id")
-        }
-        self.refs = {str(v)[1:] for v in scope.xpath(".//@href") if str(v).startswith("#")}
-        self.leaves = 0
-        self.problems: list[str] = []
-
-    def referenced(self, node_id: str) -> bool:
-        return node_id in self.refs
-
-    def deref(self, element: etree._Element) -> etree._Element:
-        href = element.get("href")
-        if href and href.startswith("#") and len(element) == 0:
-            return self.ids.get(href[1:], element)
-        return element
-
-    def check(self, element: etree._Element, value: Any, path: str) -> None:
-        element = self.deref(element)
-        if element.get(f"{{{XSI}}}nil") in ("true", "1") or element.get(f"{{{XSI}}}null") == "1":
-            self.leaves += 1
-            if value is not None:
-                self.problems.append(f"{path}: nil element became {value!r}")
-            return
-        attributes = [
-            (k, v)
-            for k, v in element.items()
-            if k not in META_ATTRIBUTES
-            and not k.startswith(f"{{{XSI}}}")
-            and not (k == "href" and v.startswith("#"))
-            and not (k == "id" and v in self.ids and self.referenced(v))
-        ]
-        children = [c for c in element if isinstance(c.tag, str)]
-        if isinstance(value, dict):
-            for name, text in attributes:
-                self.leaves += 1
-                key = _key({k[1:]: v for k, v in value.items() if k.startswith("@")}, name)
-                if key is None or not _same(value["@" + key], text, element):
-                    self.problems.append(f"{path}/@{local_name(name)}: missing or different")
-            if not children:
-                self.leaves += 1
-                text = element.text or ""
-                if "#text" in value:
-                    if not _same(value["#text"], text, element):
-                        self.problems.append(
-                            f"{path}: text {text.strip()[:30]!r} became {value['#text']!r}"
-                        )
-                elif text.strip():
-                    self.problems.append(f"{path}: text {text.strip()[:30]!r} missing")
-                return
-            counts: collections.Counter[str] = collections.Counter()
-            for child in children:
-                key = _key(value, child.tag)
-                child_path = f"{path}/{local_name(child.tag)}"
-                if key is None:
-                    self.problems.append(f"{child_path}: missing")
-                    continue
-                item = value[key]
-                if isinstance(item, list) and not self._is_list_value(child, item):
-                    index = counts[key]
-                    counts[key] += 1
-                    if index >= len(item):
-                        self.problems.append(f"{child_path}[{index}]: missing")
-                        continue
-                    item = item[index]
-                self.check(child, item, child_path)
-            return
-        if isinstance(value, list) and children:  # a SOAP-encoded array
-            if len(value) != len(children):
-                self.problems.append(f"{path}: {len(children)} items became {len(value)}")
-            for index, (child, item) in enumerate(zip(children, value, strict=False)):
-                self.check(child, item, f"{path}[{index}]")
-            return
-        if children:
-            self.problems.append(f"{path}: element with children became {type(value).__name__}")
-            return
-        self.leaves += 1
-        if attributes:
-            self.problems.append(
-                f"{path}: attributes {[local_name(a) for a, _ in attributes]} dropped"
-            )
-        if not _same(value, element.text or "", element):
-            self.problems.append(f"{path}: {(element.text or '').strip()[:30]!r} became {value!r}")
-
-    @staticmethod
-    def _is_list_value(child: etree._Element, item: list[Any]) -> bool:
-        """An xs:list value (a JSON array of tokens) rather than a repeated element."""
-        return (
-            len(child) == 0
-            and bool(item)
-            and all(not isinstance(v, dict | list) for v in item)
-            and (
-                " ".join(str(v) for v in item) == " ".join((child.text or "").split())
-                and len((child.text or "").split()) > 1
-            )
-        )
-
-
-def check_leaves(root: etree._Element, data: dict[str, Any]) -> tuple[int, list[str]]:
-    envelope = open_envelope(root)
-    walk = LeafWalk(envelope.body)
-    for message in envelope.messages:
-        key = _key(data, message.tag)
-        if key is None and len(data) == 1 and len(envelope.messages) == 1:
-            key = next(iter(data))  # an rpc response wrapper keyed by its canonical name
-        if key is None:
-            walk.problems.append(f"/{local_name(message.tag)}: missing")
-            continue
-        walk.check(message, data[key], "/" + local_name(message.tag))
-    return walk.leaves, walk.problems
 
 
 # -- xmlschema cross-check -----------------------------------------------------------------

@@ -86,6 +86,58 @@ def run(
     typer.echo(f"wrote {out}")
 
 
+@eval_app.command("translator")
+def translator(
+    cases: Annotated[
+        Path | None, typer.Argument(help="A cases.jsonl manifest, or a folder holding one.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the report JSON.")] = Path("tr.json"),
+    shared: Annotated[
+        bool, typer.Option("--shared", help="Also discover every envelope of the shared corpus.")
+    ] = False,
+    shared_data: Annotated[
+        Path | None, typer.Option(help="The shared test material (default ../shared/data).")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="deterministic, or llm (cases with a target schema).")
+    ] = "deterministic",
+    repeat: Annotated[int, typer.Option(help="Timed translations per message.")] = 3,
+) -> None:
+    """Score SOAP/XML -> JSON translation: schema validity, leaf recall, types, fallbacks."""
+    from eval.translator_eval import run_command
+
+    if mode not in ("deterministic", "llm"):
+        typer.echo("error: --mode is deterministic or llm", err=True)
+        raise typer.Exit(2)
+    code = run_command(
+        cases,
+        out,
+        discover=shared,
+        shared=shared_data or _default_shared(),
+        mode=mode,  # type: ignore[arg-type]
+        repeat=repeat,
+    )
+    raise typer.Exit(code)
+
+
+@eval_app.command("mappings")
+def mappings(
+    cases: Annotated[Path, typer.Argument(help="A cases.jsonl manifest, or a folder holding one.")],
+    out: Annotated[Path, typer.Option(help="Where to write the report JSON.")] = Path("map.json"),
+    llm: Annotated[
+        bool, typer.Option(help="Ask the configured LLM (--no-llm: the similarity baseline only).")
+    ] = True,
+    shared_data: Annotated[
+        Path | None, typer.Option(help="The shared test material (default ../shared/data).")
+    ] = None,
+) -> None:
+    """Score proposed mappings against expected ones: field accuracy, validity, time."""
+    from eval.mapping_eval import run_command
+
+    code = run_command(cases, out, shared=shared_data or _default_shared(), with_llm=llm)
+    raise typer.Exit(code)
+
+
 def _print_runs(runs: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
