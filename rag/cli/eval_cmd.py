@@ -161,3 +161,32 @@ def calibrate(
         fitted = f"a={stat['a']} b={stat['b']}" if stat.get("fitted") else "default kept"
         console.print(f"{key}: {stat['pairs']} pairs, {stat['relevant']} relevant -> {fitted}")
     typer.echo(f"calibration {calibration.version} written to {path} (now current)")
+
+
+# -- compare / dev / gate (eval/compare.py, eval/devsets.py) ---------------------------------
+@eval_app.command("compare")
+def compare(
+    base: Annotated[Path, typer.Argument(help="Baseline run file (or folder of run files).")],
+    new: Annotated[Path, typer.Argument(help="New run file (or folder of run files).")],
+    metric: Annotated[str, typer.Option(help="Per-query metric to test.")] = "ndcg@10",
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    min_delta: Annotated[
+        float, typer.Option(help="Tolerate significant drops of at most this much.")
+    ] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Paired significance test per dataset/config/direction; exit 1 on a regression."""
+    from eval.compare import CompareInputError, compare_runs, load_runs, print_comparison
+
+    try:
+        result = compare_runs(
+            load_runs(base), load_runs(new), metric=metric, alpha=alpha, min_delta=min_delta
+        )
+    except CompareInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        print_comparison(result)
+    raise typer.Exit(1 if result.regressions else 0)
