@@ -83,6 +83,19 @@ def select(names: Sequence[str] | None = None) -> list[DevSet]:
     return [known[n] for n in names]
 
 
+def build_dev_sets(shared: Path, out: Path, sets: Sequence[DevSet]) -> dict[str, Path]:
+    """Write each dev set's dataset under ``out/datasets``; name -> dataset folder."""
+    if not shared.is_dir():
+        raise DevSetError(f"shared material not found at {shared} (use --shared)")
+    folders = {}
+    for dev in sets:
+        try:
+            folders[dev.name] = dev.build(shared, out / "datasets" / dev.name)
+        except FileNotFoundError as exc:
+            raise DevSetError(f"{dev.name}: shared material is incomplete ({exc})") from exc
+    return folders
+
+
 def run_dev_sets(
     shared: Path,
     out: Path,
@@ -105,23 +118,19 @@ def run_dev_sets(
     from rag.models import ModelRegistry
     from rerankers.calibration import packaged_default
 
-    if not shared.is_dir():
-        raise DevSetError(f"shared material not found at {shared} (use --shared)")
-    out.mkdir(parents=True, exist_ok=True)
+    sets = list(sets or DEV_SETS)
+    started = time.perf_counter()
+    if progress:
+        progress("building the dev sets")
+    folders = build_dev_sets(shared, out, sets)
     isolated = isolated_settings(settings, out / "state")
     models = ModelRegistry(isolated)
     calibration = packaged_default()  # not the local `mmrag calibrate` fit: reproducible
     configs = ablation_configs(settings.search.rerank_depth) if ablations else [FULL]
-    started = time.perf_counter()
     entries = []
-    for dev in sets or DEV_SETS:
+    for dev in sets:
         t0 = time.perf_counter()
-        if progress:
-            progress(f"{dev.name}: building")
-        try:
-            folder = dev.build(shared, out / "datasets" / dev.name)
-        except FileNotFoundError as exc:
-            raise DevSetError(f"{dev.name}: shared material is incomplete ({exc})") from exc
+        folder = folders[dev.name]
         data = load_dataset(folder)
 
         def step(config: str, n: int, total: int, name: str = dev.name) -> None:
@@ -131,12 +140,15 @@ def run_dev_sets(
         runs = evaluate_configs(data, isolated, models, calibration, configs, progress=step)
         seconds = round(time.perf_counter() - t0, 1)
         run_file = out / f"{dev.name}.json"
-        run_file.write_text(json.dumps({"dataset": data.name, "runs": runs}, indent=2) + "\n")
+        fingerprint = dataset_fingerprint(folder)
+        document = {"dataset": data.name, "fingerprint": fingerprint, "runs": runs}
+        run_file.write_text(json.dumps(document, indent=2) + "\n")
         entries.append(
             {
                 "name": dev.name,
                 "description": dev.description,
                 "file": run_file.name,
+                "fingerprint": fingerprint,
                 "corpus": len(data.corpus),
                 "queries": len(data.judged_queries),
                 "seconds": seconds,
@@ -153,6 +165,22 @@ def run_dev_sets(
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def dataset_fingerprint(folder: Path) -> str:
+    """sha256 of a dataset's corpus, queries, judgements and every file they name: a baseline
+    is only comparable with a run on exactly the same material."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if relative.endswith((".jsonl", ".tsv", ".json")):
+            continue
+        digest.update(relative.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 def isolated_settings(settings: Any, data_dir: Path) -> Any:
@@ -218,25 +246,53 @@ def gate(
     *,
     settings: Any,
     baselines: Path = BASELINES,
+    candidates: Sequence[DevSet] = DEV_SETS,
     alpha: float = 0.05,
     min_delta: float = 0.0,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Run the dev sets that have a baseline and compare each with it.
 
-    Returns (the dev summary, the ``eval.compare.CompareResult``). Raises
-    ``eval.compare.CompareInputError`` when the baselines are missing or unreadable.
+    A dev set whose material differs from its baseline's (another fingerprint: the shared
+    material changed) is not compared and is listed in ``unmatched``. Returns (the dev
+    summary, the ``eval.compare.CompareResult``). Raises ``eval.compare.CompareInputError``
+    when the baselines are missing or unreadable, or when nothing is comparable.
     """
     from eval.compare import CompareInputError, compare_runs, load_runs
 
     base_runs = load_runs(baselines)
+    prints = _baseline_fingerprints(baselines)
     names = sorted({str(r["dataset"]) for r in base_runs})
-    known = {d.name for d in DEV_SETS}
+    known = {d.name for d in candidates}
     if not set(names) & known:
         raise CompareInputError(
             f"{baselines}: no baseline for any dev set ({sorted(known)}); found {names}"
         )
-    sets = [d for d in DEV_SETS if d.name in names]
+    sets = [d for d in candidates if d.name in names]
+    folders = build_dev_sets(shared, work, sets)
+    differs = [
+        name
+        for name, folder in folders.items()
+        if prints.get(name) and prints[name] != dataset_fingerprint(folder)
+    ]
+    if len(differs) == len(sets):
+        raise CompareInputError(
+            f"the dev sets built from {shared} differ from the material of the baselines in "
+            f"{baselines} ({', '.join(differs)}): refresh the baselines (docs/eval-gate.md)"
+        )
+    sets = [d for d in sets if d.name not in differs]
     summary = run_dev_sets(shared, work, settings=settings, sets=sets, progress=progress)
-    result = compare_runs(base_runs, load_runs(work), alpha=alpha, min_delta=min_delta)
+    new_runs = [r for r in load_runs(work) if r["dataset"] not in differs]
+    base_runs = [r for r in base_runs if r["dataset"] not in differs]
+    result = compare_runs(base_runs, new_runs, alpha=alpha, min_delta=min_delta)
+    result.unmatched += [f"{n} (built from other material than its baseline)" for n in differs]
     return summary, result
+
+
+def _baseline_fingerprints(baselines: Path) -> dict[str, str]:
+    prints = {}
+    for file in sorted(baselines.glob("*.json")):
+        document = json.loads(file.read_text())
+        if isinstance(document, dict) and document.get("fingerprint"):
+            prints[str(document.get("dataset"))] = str(document["fingerprint"])
+    return prints
