@@ -15,11 +15,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,8 +151,26 @@ def write_dataset(
 
 
 # -- text ------------------------------------------------------------------------------------
-def msmarco(shared: Path, out: Path, *, limit_queries: int | None = None) -> Path:
+def _spread(key: str) -> str:
+    """A stable pseudo-random order (subsets spread over the whole list, the same every run)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def msmarco(
+    shared: Path,
+    out: Path,
+    *,
+    limit_queries: int | None = None,
+    docs_per_query: int | None = None,
+    distractors: int = 0,
+    name: str = "msmarco",
+) -> Path:
+    """The agentset subset as is; or, with ``docs_per_query``, a bounded corpus: for each of
+    the first ``limit_queries`` queries, that many of its judged passages (a stable sample that
+    keeps the mix of grades), plus ``distractors`` unjudged passages."""
     source = shared / "text_retrieval" / "agentset_beir_subsets" / "msmarco"
+    if docs_per_query is not None:
+        return _msmarco_subset(source, out, limit_queries, docs_per_query, distractors, name)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / "corpus.jsonl", out / "corpus.jsonl")
     queries = [json.loads(line) for line in _lines(source / "queries.jsonl")]
@@ -160,9 +179,60 @@ def msmarco(shared: Path, out: Path, *, limit_queries: int | None = None) -> Pat
     (out / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
     (out / "qrels").mkdir(exist_ok=True)
     shutil.copyfile(source / "qrels" / "test.tsv", out / "qrels" / "test.tsv")
-    meta = {"name": "msmarco", "directions": ["text->text"], "source": "agentset MS MARCO subset"}
+    meta = {"name": name, "directions": ["text->text"], "source": "agentset MS MARCO subset"}
     (out / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out
+
+
+def _msmarco_subset(
+    source: Path,
+    out: Path,
+    limit_queries: int | None,
+    docs_per_query: int,
+    distractors: int,
+    name: str,
+) -> Path:
+    judged: dict[str, dict[str, int]] = {}
+    for line in _lines(source / "qrels" / "test.tsv"):
+        parts = line.split()
+        if len(parts) == 3 and parts[2].lstrip("-").isdigit():
+            judged.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    rows = [json.loads(line) for line in _lines(source / "queries.jsonl")]
+    rows = [r for r in rows if any(g > 0 for g in judged.get(r["_id"], {}).values())]
+    rows = rows[:limit_queries] if limit_queries else rows
+    keep: set[str] = set()
+    for row in rows:
+        query_id = str(row["_id"])
+        sample = sorted(judged[query_id], key=lambda d: _spread(f"{query_id}:{d}"))
+        keep.update(sample[:docs_per_query])
+    all_judged = {d for docs in judged.values() for d in docs}
+    docs = [json.loads(line) for line in _lines(source / "corpus.jsonl")]
+    others = sorted(
+        (d for d in docs if d["_id"] not in all_judged), key=lambda d: _spread(d["_id"])
+    )
+    keep.update(d["_id"] for d in others[:distractors])
+    corpus = [
+        {"_id": d["_id"], "title": d.get("title", ""), "text": d["text"]}
+        for d in docs
+        if d["_id"] in keep
+    ]
+    queries = [{"_id": r["_id"], "text": r["text"]} for r in rows]
+    qrels = [
+        (r["_id"], d, g) for r in rows for d, g in sorted(judged[r["_id"]].items()) if d in keep
+    ]
+    return write_dataset(
+        out,
+        name=name,
+        corpus=corpus,
+        queries=queries,
+        qrels=qrels,
+        meta={
+            "directions": ["text->text"],
+            "source": "agentset MS MARCO subset, bounded",
+            "docs_per_query": docs_per_query,
+            "distractors": distractors,
+        },
+    )
 
 
 def _cranfield_records(path: Path) -> list[dict[str, str]]:
@@ -180,22 +250,40 @@ def _cranfield_records(path: Path) -> list[dict[str, str]]:
     return records
 
 
-def cranfield(shared: Path, out: Path) -> Path:
+def cranfield(
+    shared: Path,
+    out: Path,
+    *,
+    limit_queries: int | None = None,
+    limit_docs: int | None = None,
+    name: str = "cranfield",
+) -> Path:
+    """All of Cranfield; or the first ``limit_queries`` queries against at most ``limit_docs``
+    abstracts (their judged abstracts first, then the others in collection order)."""
     source = shared / "text_retrieval" / "cranfield"
     docs = _cranfield_records(source / "cran.all.1400")
     queries = _cranfield_records(source / "cran.qry")
     corpus = [{"_id": d["id"], "title": d.get("T", ""), "text": d.get("W", "")} for d in docs]
     query_rows = [{"_id": str(n), "text": q.get("W", "")} for n, q in enumerate(queries, 1)]
-    qrels = []
+    qrels: list[tuple[str, str, int]] = []
     for line in (source / "cranqrel").read_text(encoding="utf-8").split("\n"):
         parts = line.split()
         if len(parts) >= 3 and int(parts[2]) in (1, 2, 3, 4):
             qrels.append((parts[0], parts[1], 5 - int(parts[2])))
         elif len(parts) >= 3 and int(parts[2]) == -1:
             qrels.append((parts[0], parts[1], 1))  # unjudged grade in some copies: relevant
+    if limit_queries or limit_docs:
+        query_rows = query_rows[:limit_queries] if limit_queries else query_rows
+        asked = {q["_id"] for q in query_rows}
+        qrels = [row for row in qrels if row[0] in asked]
+        judged = list(dict.fromkeys(d for _, d, _ in qrels))
+        ids = judged + [c["_id"] for c in corpus if c["_id"] not in set(judged)]
+        kept = set(ids[:limit_docs] if limit_docs else ids)
+        corpus = [c for c in corpus if c["_id"] in kept]
+        qrels = [row for row in qrels if row[1] in kept]
     return write_dataset(
         out,
-        name="cranfield",
+        name=name,
         corpus=corpus,
         queries=query_rows,
         qrels=qrels,
@@ -280,8 +368,24 @@ def keyword_query(
     return " ".join(ordered)
 
 
-def speech(shared: Path, out: Path) -> Path:
+def _round_robin(clips: list[SpeechClip], limit: int) -> list[SpeechClip]:
+    """At most ``limit`` clips, taken in turn from each collection (so every one is there)."""
+    by_collection: dict[str, list[SpeechClip]] = {}
+    for clip in clips:
+        by_collection.setdefault(clip.collection, []).append(clip)
+    picked: list[SpeechClip] = []
+    while len(picked) < limit and any(by_collection.values()):
+        for queue in by_collection.values():
+            if queue and len(picked) < limit:
+                picked.append(queue.pop(0))
+    return [c for c in clips if c in picked]
+
+
+def speech(shared: Path, out: Path, *, limit: int | None = None, name: str = "speech") -> Path:
+    """Keyword queries carry the direction label ``keyword->audio``."""
     clips = [c for c in speech_clips(shared) if c.collection != "fsdd"]
+    if limit:
+        clips = _round_robin(clips, limit)
     df: Counter[str] = Counter()
     for clip in clips:
         df.update(set(_WORD.findall(clip.transcript.lower())))
@@ -299,7 +403,11 @@ def speech(shared: Path, out: Path) -> Path:
         queries.append({"_id": f"q-transcript:{clip.id}", "text": clip.transcript})
         qrels.append((f"q-transcript:{clip.id}", audio_id, 1))
         queries.append(
-            {"_id": f"q-keywords:{clip.id}", "text": keyword_query(clip.transcript, df, len(clips))}
+            {
+                "_id": f"q-keywords:{clip.id}",
+                "text": keyword_query(clip.transcript, df, len(clips)),
+                "direction": "keyword->audio",
+            }
         )
         qrels.append((f"q-keywords:{clip.id}", audio_id, 1))
         queries.append(
@@ -308,12 +416,12 @@ def speech(shared: Path, out: Path) -> Path:
         qrels.append((f"q-audio:{clip.id}", text_id, 1))
     return write_dataset(
         out,
-        name="speech",
+        name=name,
         corpus=corpus,
         queries=queries,
         qrels=qrels,
         meta={
-            "directions": ["text->audio", "audio->text"],
+            "directions": ["text->audio", "keyword->audio", "audio->text"],
             "clips": len(clips),
             "note": "q-transcript and q-keywords are text->audio; q-audio is audio->text "
             "(its own clip is in the corpus too, so it also competes with itself)",
@@ -322,7 +430,7 @@ def speech(shared: Path, out: Path) -> Path:
 
 
 # -- images ----------------------------------------------------------------------------------
-def coco(shared: Path, out: Path, *, limit: int | None = None) -> Path:
+def coco(shared: Path, out: Path, *, limit: int | None = None, name: str = "coco") -> Path:
     root = shared / "image_caption" / "coco2017_subset"
     rows = [json.loads(line) for line in _lines(root / "captions.jsonl")]
     rows = [r for r in rows if (root / r["image"]).is_file()][:limit]
@@ -353,7 +461,7 @@ def coco(shared: Path, out: Path, *, limit: int | None = None) -> Path:
         )
     return write_dataset(
         out,
-        name="coco",
+        name=name,
         corpus=corpus,
         queries=queries,
         qrels=qrels,
@@ -413,7 +521,7 @@ def mixed(shared: Path, out: Path, *, passages: int = 500, images: int = 60) -> 
     )
 
 
-CONVERTERS = {
+CONVERTERS: dict[str, Callable[[Path, Path], Path]] = {
     "msmarco": msmarco,
     "cranfield": cranfield,
     "speech": speech,

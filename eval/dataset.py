@@ -6,6 +6,8 @@ A dataset is a folder::
                      {"_id", "file", "modality"?}          or a file (image, audio, document)
     queries.jsonl    {"_id", "text"}                       a text query, as in BEIR
                      {"_id", "file", "modality"?}          or an image / audio query
+                     "direction"?: a label that overrides the computed direction
+                                   (e.g. ``keyword->audio`` for keyword queries)
     qrels/<split>.tsv  query-id <TAB> corpus-id <TAB> grade   (a header line is optional)
     dataset.json     optional: {"name", "description", "directions"?, "license"?}
 
@@ -40,6 +42,7 @@ class QueryItem:
     modality: Modality
     text: str | None = None
     file: Path | None = None
+    direction: str | None = None
 
 
 @dataclass
@@ -56,7 +59,10 @@ class Dataset:
         return [q for q in self.queries if any(g > 0 for g in self.qrels.get(q.id, {}).values())]
 
     def direction(self, query: QueryItem) -> str:
-        """e.g. ``text->image``: the query's modality and the modality of its relevant items."""
+        """e.g. ``text->image``: the query's modality and the modality of its relevant items
+        (or the query's own ``direction`` label)."""
+        if query.direction:
+            return query.direction
         by_id = self.corpus_by_id
         targets = {
             by_id[doc].modality.value
@@ -120,7 +126,10 @@ def _corpus_item(root: Path, row: Mapping[str, Any]) -> CorpusItem:
 
 def _query_item(root: Path, row: Mapping[str, Any]) -> QueryItem:
     file = root / row["file"] if row.get("file") else None
-    return QueryItem(str(row["_id"]), _modality(row, file), row.get("text"), file)
+    direction = row.get("direction")
+    return QueryItem(
+        str(row["_id"]), _modality(row, file), row.get("text"), file, str(direction or "") or None
+    )
 
 
 def _qrels(path: Path) -> dict[str, dict[str, int]]:

@@ -159,6 +159,9 @@ class RunResult:
             "latency": latency([r.ms for r in self.results]),
             "errors": [{"query": r.query_id, "error": r.error} for r in self.results if r.error],
             "per_query": per_query,
+            "query_directions": {
+                r.query_id: r.direction for r in self.results if r.query_id in per_query
+            },
         }
 
 

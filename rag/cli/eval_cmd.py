@@ -213,3 +213,129 @@ def calibrate(
         fitted = f"a={stat['a']} b={stat['b']}" if stat.get("fitted") else "default kept"
         console.print(f"{key}: {stat['pairs']} pairs, {stat['relevant']} relevant -> {fitted}")
     typer.echo(f"calibration {calibration.version} written to {path} (now current)")
+
+
+# -- compare / dev / gate (eval/compare.py, eval/devsets.py) ---------------------------------
+@eval_app.command("compare")
+def compare(
+    base: Annotated[Path, typer.Argument(help="Baseline run file (or folder of run files).")],
+    new: Annotated[Path, typer.Argument(help="New run file (or folder of run files).")],
+    metric: Annotated[str, typer.Option(help="Per-query metric to test.")] = "ndcg@10",
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    min_delta: Annotated[
+        float, typer.Option(help="Tolerate significant drops of at most this much.")
+    ] = 0.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Paired significance test per dataset/config/direction; exit 1 on a regression."""
+    from eval.compare import CompareInputError, compare_runs, load_runs, print_comparison
+
+    try:
+        result = compare_runs(
+            load_runs(base), load_runs(new), metric=metric, alpha=alpha, min_delta=min_delta
+        )
+    except CompareInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        print_comparison(result)
+    raise typer.Exit(1 if result.regressions else 0)
+
+
+@eval_app.command("dev")
+def dev(
+    out: Annotated[Path, typer.Option(help="Folder for the datasets, run files and summary.")],
+    shared: Annotated[
+        Path | None, typer.Option(help="The shared test material (default ../shared/data).")
+    ] = None,
+    ablations: Annotated[
+        bool, typer.Option(help="Also run dense only, + sparse, + calibration, + rerank.")
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Only these dev sets (repeatable).")
+    ] = None,
+) -> None:
+    """Build the bounded dev sets, run each through the pipeline, write runs + summary."""
+    from rich.console import Console
+
+    from eval.devsets import (
+        DevSetError,
+        print_summary,
+        run_dev_sets,
+        select,
+        write_html_report,
+    )
+    from rag.cli.main import _settings_and_logging
+
+    console = Console(stderr=True)
+    settings = _settings_and_logging(console)
+    try:
+        with console.status("dev sets...") as status:
+            summary = run_dev_sets(
+                shared or _default_shared(),
+                out,
+                settings=settings,
+                sets=select(only),
+                ablations=ablations,
+                progress=status.update,
+            )
+    except DevSetError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    print_summary(summary)
+    report = write_html_report(out, summary)
+    typer.echo(f"wrote {out / 'summary.json'}" + (f" and {report}" if report else ""))
+
+
+@eval_app.command("gate")
+def gate(
+    baselines: Annotated[Path, typer.Option(help="Folder of baseline run files.")] = Path(
+        "eval/baselines"
+    ),
+    shared: Annotated[
+        Path | None, typer.Option(help="The shared test material (default ../shared/data).")
+    ] = None,
+    work: Annotated[
+        Path | None, typer.Option(help="Keep the runs here (default: a temporary folder).")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    min_delta: Annotated[
+        float, typer.Option(help="Tolerate significant drops of at most this much.")
+    ] = 0.0,
+) -> None:
+    """Run the dev sets and compare each with its baseline; exit 1 on a regression."""
+    import shutil
+    import tempfile
+
+    from rich.console import Console
+
+    from eval.compare import CompareInputError, print_comparison
+    from eval.devsets import DevSetError
+    from eval.devsets import gate as run_gate
+    from rag.cli.main import _settings_and_logging
+
+    console = Console(stderr=True)
+    settings = _settings_and_logging(console)
+    folder = work or Path(tempfile.mkdtemp(prefix="mmrag-gate-"))
+    try:
+        with console.status("eval gate...") as status:
+            summary, result = run_gate(
+                shared or _default_shared(),
+                folder,
+                settings=settings,
+                baselines=baselines,
+                alpha=alpha,
+                min_delta=min_delta,
+                progress=status.update,
+            )
+    except (CompareInputError, DevSetError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        if work is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    print_comparison(result)
+    typer.echo(f"eval gate: {len(result.regressions)} regression(s) in {summary['seconds']} s")
+    raise typer.Exit(1 if result.regressions else 0)
