@@ -149,7 +149,7 @@ def msmarco(shared: Path, out: Path, *, limit_queries: int | None = None) -> Pat
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source / "corpus.jsonl", out / "corpus.jsonl")
     queries = [
-        json.loads(line) for line in (source / "queries.jsonl").read_text().splitlines() if line
+        json.loads(line) for line in (source / "queries.jsonl").read_text().split("\n") if line
     ]
     if limit_queries:
         queries = queries[:limit_queries]
@@ -320,7 +320,7 @@ def speech(shared: Path, out: Path) -> Path:
 # -- images ----------------------------------------------------------------------------------
 def coco(shared: Path, out: Path, *, limit: int | None = None) -> Path:
     root = shared / "image_caption" / "coco2017_subset"
-    rows = [json.loads(line) for line in (root / "captions.jsonl").read_text().splitlines() if line]
+    rows = [json.loads(line) for line in (root / "captions.jsonl").read_text().split("\n") if line]
     rows = [r for r in rows if (root / r["image"]).is_file()][:limit]
     (out / "images").mkdir(parents=True, exist_ok=True)
     corpus: list[dict[str, Any]] = []
@@ -375,7 +375,7 @@ def mixed(shared: Path, out: Path, *, passages: int = 500, images: int = 60) -> 
         if line.strip()
     ]
     relevant = {d for _, d, g in qrels_rows if int(g) > 0}
-    docs = [json.loads(line) for line in (source / "corpus.jsonl").read_text().splitlines() if line]
+    docs = [json.loads(line) for line in (source / "corpus.jsonl").read_text().split("\n") if line]
     keep = [d for d in docs if d["_id"] in relevant][: passages // 2]
     keep += [d for d in docs if d["_id"] not in relevant][: passages - len(keep)]
     kept = {d["_id"] for d in keep}
@@ -385,17 +385,23 @@ def mixed(shared: Path, out: Path, *, passages: int = 500, images: int = 60) -> 
     queries = []
     qrels = [(q, f"p:{d}", int(g)) for q, d, g in qrels_rows if d in kept and int(g) > 0]
     judged = {q for q, _, _ in qrels}
-    for line in (source / "queries.jsonl").read_text().splitlines():
+    for line in (source / "queries.jsonl").read_text().split("\n"):
+        if not line.strip():
+            continue
         row = json.loads(line)
         if row["_id"] in judged:
             queries.append({"_id": row["_id"], "text": row["text"]})
     for folder in parts.values():
-        for line in (folder / "corpus.jsonl").read_text().splitlines():
+        for line in (folder / "corpus.jsonl").read_text().split("\n"):
+            if not line.strip():
+                continue
             row = json.loads(line)
             if "file" in row:
                 row["file"] = f"{folder.name}/{row['file']}"
             corpus.append(row)
-        for line in (folder / "queries.jsonl").read_text().splitlines():
+        for line in (folder / "queries.jsonl").read_text().split("\n"):
+            if not line.strip():
+                continue
             row = json.loads(line)
             if "file" in row:
                 row["file"] = f"{folder.name}/{row['file']}"
