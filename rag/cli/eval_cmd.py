@@ -104,17 +104,20 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
         "p95 ms",
     ):
         table.add_column(column)
+    from eval.honesty import NOT_MEANINGFUL, is_meaningful
+
     for r in runs:
         for direction, m in r["metrics"]["by_direction"].items():
+            ok = is_meaningful(r, direction)
+            scores = [
+                f"{m[k]:.3f}" if ok else NOT_MEANINGFUL
+                for k in ("ndcg@10", "recall@1", "recall@10", "mrr@10", "map")
+            ]
             table.add_row(
                 r["config"],
                 direction,
                 str(m["queries"]),
-                f"{m['ndcg@10']:.3f}",
-                f"{m['recall@1']:.3f}",
-                f"{m['recall@10']:.3f}",
-                f"{m['mrr@10']:.3f}",
-                f"{m['map']:.3f}",
+                *scores,
                 str(r["latency"]["p50_ms"]),
                 str(r["latency"]["p95_ms"]),
             )
@@ -123,6 +126,24 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
         Console().print(
             "[yellow]CLIP has random weights: image directions are NOT meaningful quality.[/]"
         )
+
+
+@eval_app.command("report")
+def report(
+    run_files: Annotated[list[Path], typer.Argument(help="Run JSON files from `eval run`.")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+) -> None:
+    """One self-contained HTML report (inline SVG charts) from run files."""
+    from eval.report import NotARunFileError, validate, write_report
+
+    contents = []
+    for path in run_files:
+        try:
+            contents.append(validate(json.loads(path.read_text()), str(path)))
+        except (OSError, ValueError, NotARunFileError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(f"wrote {write_report(contents, out)}")
 
 
 def calibrate(
