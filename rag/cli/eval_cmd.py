@@ -146,6 +146,54 @@ def report(
     typer.echo(f"wrote {write_report(contents, out)}")
 
 
+@eval_app.command("gap")
+def gap(
+    dataset: Annotated[Path, typer.Argument(help="A mixed dataset folder (`convert mixed`).")],
+    out: Annotated[Path, typer.Option(help="Where to write the gap JSON.")] = Path("gap.json"),
+    per_direction: Annotated[
+        int | None, typer.Option(help="At most N judged queries per direction.")
+    ] = None,
+) -> None:
+    """Per direction: quality in the mixed index vs an index of the target modality only."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from eval.dataset import load_dataset
+    from eval.gap import modality_gap
+    from eval.honesty import NOT_MEANINGFUL
+    from rag.cli.main import _settings_and_logging
+    from rag.models import ModelRegistry
+    from rerankers.calibration import load_calibration
+
+    console = Console(stderr=True)
+    settings = _settings_and_logging(console)
+    with console.status("indexing and searching (mixed, then each modality alone)..."):
+        result = modality_gap(
+            load_dataset(dataset),
+            settings,
+            ModelRegistry(settings),
+            load_calibration(settings.calibration_dir),
+            per_direction=per_direction,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    table = Table(title="modality gap (single - mixed)")
+    for column in ("direction", "queries", "R@10 mixed", "R@10 single", "gap", "nDCG@10 gap"):
+        table.add_column(column)
+    for direction, row in result["directions"].items():
+        if "skipped" in row:
+            table.add_row(direction, str(row["queries"]), "skipped", "", "", "")
+            continue
+        r, n = row["recall@10"], row["ndcg@10"]
+        cells = [
+            f"{v:.3f}" if row["meaningful"] and v is not None else NOT_MEANINGFUL
+            for v in (r["mixed"], r["single"], r["gap"], n["gap"])
+        ]
+        table.add_row(direction, str(row["queries"]), *cells)
+    Console().print(table)
+    typer.echo(f"wrote {out}")
+
+
 def calibrate(
     datasets: Annotated[list[Path], typer.Argument(help="Judged dataset folders to fit on.")],
     limit: Annotated[int | None, typer.Option(help="Only the first N judged queries each.")] = None,
