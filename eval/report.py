@@ -154,14 +154,44 @@ def _dataset_section(name: str, files: Sequence[tuple[int, dict[str, Any]]]) -> 
     return "".join(out)
 
 
-def write_report(run_files: list[dict[str, Any]], out: Path) -> Path:
-    """Write one self-contained HTML report for the contents of run files."""
+def is_gap_file(content: Any) -> bool:
+    return isinstance(content, dict) and content.get("kind") == "modality-gap"
+
+
+def _gap_section(gap: Mapping[str, Any]) -> str:
+    out = [f"<h2>Modality gap: {_e(gap.get('dataset', '?'))}</h2>"]
+    out.append(f"<p>{_e(gap.get('gap', 'single - mixed'))}</p><table><tr><th>direction</th>")
+    out.append("<th>queries</th><th>R@10 mixed</th><th>R@10 single</th><th>R@10 gap</th>")
+    out.append("<th>nDCG@10 mixed</th><th>nDCG@10 single</th><th>nDCG@10 gap</th></tr>")
+    for direction, row in (gap.get("directions") or {}).items():
+        cells = []
+        for metric in ("recall@10", "ndcg@10"):
+            values = row.get(metric) or {}
+            for key in ("mixed", "single", "gap"):
+                shown = _fmt(values.get(key)) if row.get("meaningful", True) else NOT_MEANINGFUL
+                cells.append(
+                    f"<td>{_e(row.get('skipped', shown) if key == 'mixed' else shown)}</td>"
+                )
+        out.append(
+            f"<tr><td>{_e(direction)}</td><td>{_e(row.get('queries', '-'))}</td>"
+            + "".join(cells)
+            + "</tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def write_report(
+    run_files: list[dict[str, Any]], out: Path, *, gaps: Sequence[Mapping[str, Any]] = ()
+) -> Path:
+    """Write one self-contained HTML report for the contents of run files (and gap files)."""
     for n, content in enumerate(run_files):
         validate(content, f"run file #{n}")
     by_dataset: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for n, content in enumerate(run_files):
         by_dataset.setdefault(str(content.get("dataset", "?")), []).append((n, content))
     body = [_dataset_section(name, files) for name, files in by_dataset.items()]
+    body += [_gap_section(gap) for gap in gaps]
     if not body:
         body = ["<p>No run files given.</p>"]
     page = (

@@ -130,20 +130,27 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
 
 @eval_app.command("report")
 def report(
-    run_files: Annotated[list[Path], typer.Argument(help="Run JSON files from `eval run`.")],
+    run_files: Annotated[
+        list[Path],
+        typer.Argument(help="Run JSON files from `eval run` (and gap JSON from `eval gap`)."),
+    ],
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
 ) -> None:
     """One self-contained HTML report (inline SVG charts) from run files."""
-    from eval.report import NotARunFileError, validate, write_report
+    from eval.report import NotARunFileError, is_gap_file, validate, write_report
 
-    contents = []
+    contents, gaps = [], []
     for path in run_files:
         try:
-            contents.append(validate(json.loads(path.read_text()), str(path)))
+            content = json.loads(path.read_text())
+            if is_gap_file(content):
+                gaps.append(content)
+            else:
+                contents.append(validate(content, str(path)))
         except (OSError, ValueError, NotARunFileError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-    typer.echo(f"wrote {write_report(contents, out)}")
+    typer.echo(f"wrote {write_report(contents, out, gaps=gaps)}")
 
 
 @eval_app.command("gap")

@@ -74,3 +74,25 @@ def test_rejects_a_non_run_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(eval_app, ["report", str(good), "--out", str(tmp_path / "y.html")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "y.html").is_file()
+
+
+def test_gap_section(tmp_path: Path) -> None:
+    gap = {
+        "dataset": "mixed",
+        "kind": "modality-gap",
+        "directions": {
+            "text->text": {
+                "queries": 5,
+                "meaningful": True,
+                "recall@10": {"mixed": 0.8, "single": 0.9, "gap": 0.1},
+                "ndcg@10": {"mixed": 0.7, "single": 0.75, "gap": 0.05},
+            },
+            "text->image": {"queries": 5, "meaningful": False, "recall@10": {"mixed": 0.2}},
+        },
+    }
+    page = write_report([], tmp_path / "r.html", gaps=[gap]).read_text()
+    text = lxml.html.fromstring(page).text_content()
+    assert "Modality gap" in text
+    assert "0.900" in text
+    assert "not meaningful" in text
+    assert "0.200" not in text
