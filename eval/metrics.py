@@ -1,7 +1,8 @@
 """Retrieval metrics, computed by trec_eval (pytrec_eval-terrier), the reference implementation.
 
-Recall@1/5/10, MRR@10, nDCG@10 and MAP (over the retrieved list), per query and averaged
-over the judged queries; latency percentiles from the measured query times.
+Recall@k for k in ``CURVE_K`` (1, 2, 3, 5, 10, 20, 50, 100), MRR@10, nDCG@10 and MAP (over the
+retrieved list), per query and averaged over the judged queries; latency percentiles from the
+measured query times.
 """
 
 from __future__ import annotations
@@ -11,14 +12,27 @@ from typing import Any
 
 import numpy as np
 
-METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "map")
-_TREC = {
-    "recall@1": "recall_1",
-    "recall@5": "recall_5",
-    "recall@10": "recall_10",
+CURVE_K = (1, 2, 3, 5, 10, 20, 50, 100)
+RECALL = tuple(f"recall@{k}" for k in CURVE_K)
+# the original six first (tables and older readers), then the rest of the recall curve
+METRICS = (
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "ndcg@10",
+    "map",
+    "recall@2",
+    "recall@3",
+    "recall@20",
+    "recall@50",
+    "recall@100",
+)
+_TREC = {name: f"recall_{k}" for k, name in zip(CURVE_K, RECALL, strict=True)} | {
     "ndcg@10": "ndcg_cut_10",
     "map": "map",
 }
+_MEASURES = {"recall." + ",".join(map(str, CURVE_K)), "ndcg_cut.10", "map"}
 
 
 def evaluate(
@@ -29,7 +43,7 @@ def evaluate(
 
     judged = {q: {d: int(g) for d, g in docs.items()} for q, docs in qrels.items() if docs}
     full_run = {q: {d: float(s) for d, s in run.get(q, {}).items()} for q in judged}
-    evaluator = pytrec_eval.RelevanceEvaluator(judged, {"recall", "ndcg_cut", "map"})
+    evaluator = pytrec_eval.RelevanceEvaluator(judged, _MEASURES)
     top10 = {
         q: dict(sorted(docs.items(), key=lambda kv: -kv[1])[:10]) for q, docs in full_run.items()
     }
@@ -67,3 +81,8 @@ def latency(ms: Sequence[float]) -> dict[str, Any]:
         "p95_ms": round(float(np.percentile(values, 95)), 2),
         "n": int(values.size),
     }
+
+
+def curve(means: Mapping[str, Any]) -> dict[str, float]:
+    """Recall@k for every k in ``CURVE_K`` (keys are k as strings, for JSON)."""
+    return {str(k): float(means.get(f"recall@{k}", 0.0)) for k in CURVE_K}

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.dataset import Dataset, QueryItem
-from eval.metrics import evaluate, latency, mean
+from eval.honesty import mark_meaningful
+from eval.metrics import CURVE_K, curve, evaluate, latency, mean
 from indexers.pipeline import Indexer
 from indexers.report import IndexReport
 from rag.models import ModelRegistry
@@ -138,23 +139,38 @@ class RunResult:
         ran = {r.query_id for r in self.results}
         per_query = evaluate({q: d for q, d in dataset.qrels.items() if q in ran}, run)
         directions: dict[str, list[str]] = {}
+        modalities: dict[str, set[str]] = {}
+        queries = {q.id: q for q in dataset.queries}
+        by_id = dataset.corpus_by_id
         for r in self.results:
             if r.query_id in per_query:
                 directions.setdefault(r.direction, []).append(r.query_id)
-        return {
+                seen = modalities.setdefault(r.direction, set())
+                if r.query_id in queries:
+                    seen.add(queries[r.query_id].modality.value)
+                seen.update(
+                    by_id[doc].modality.value
+                    for doc, grade in dataset.qrels.get(r.query_id, {}).items()
+                    if grade > 0 and doc in by_id
+                )
+        scored = [r.query_id for r in self.results if r.query_id in per_query]
+        overall = mean(per_query, scored)
+        by_direction = {
+            d: mean(per_query, ids) | {"queries": len(ids), "modalities": sorted(modalities[d])}
+            for d, ids in sorted(directions.items())
+        }
+        output = {
             "dataset": self.dataset,
             "config": self.config,
             "meta": self.meta,
             "metrics": {
-                "all": mean(
-                    per_query, [r.query_id for r in self.results if r.query_id in per_query]
-                )
-            }
-            | {
-                "by_direction": {
-                    d: mean(per_query, ids) | {"queries": len(ids)}
-                    for d, ids in sorted(directions.items())
-                }
+                "all": overall,
+                "by_direction": by_direction,
+                "curves": {
+                    "k": list(CURVE_K),
+                    "all": curve(overall),
+                    "by_direction": {d: curve(m) for d, m in by_direction.items()},
+                },
             },
             "latency": latency([r.ms for r in self.results]),
             "errors": [{"query": r.query_id, "error": r.error} for r in self.results if r.error],
@@ -163,6 +179,7 @@ class RunResult:
                 r.query_id: r.direction for r in self.results if r.query_id in per_query
             },
         }
+        return mark_meaningful(output)
 
 
 def run_queries(

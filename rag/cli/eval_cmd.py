@@ -156,17 +156,20 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
         "p95 ms",
     ):
         table.add_column(column)
+    from eval.honesty import NOT_MEANINGFUL, is_meaningful
+
     for r in runs:
         for direction, m in r["metrics"]["by_direction"].items():
+            ok = is_meaningful(r, direction)
+            scores = [
+                f"{m[k]:.3f}" if ok else NOT_MEANINGFUL
+                for k in ("ndcg@10", "recall@1", "recall@10", "mrr@10", "map")
+            ]
             table.add_row(
                 r["config"],
                 direction,
                 str(m["queries"]),
-                f"{m['ndcg@10']:.3f}",
-                f"{m['recall@1']:.3f}",
-                f"{m['recall@10']:.3f}",
-                f"{m['mrr@10']:.3f}",
-                f"{m['map']:.3f}",
+                *scores,
                 str(r["latency"]["p50_ms"]),
                 str(r["latency"]["p95_ms"]),
             )
@@ -175,6 +178,79 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
         Console().print(
             "[yellow]CLIP has random weights: image directions are NOT meaningful quality.[/]"
         )
+
+
+@eval_app.command("report")
+def report(
+    run_files: Annotated[
+        list[Path],
+        typer.Argument(help="Run JSON files from `eval run` (and gap JSON from `eval gap`)."),
+    ],
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+) -> None:
+    """One self-contained HTML report (inline SVG charts) from run files."""
+    from eval.report import NotARunFileError, is_gap_file, validate, write_report
+
+    contents, gaps = [], []
+    for path in run_files:
+        try:
+            content = json.loads(path.read_text())
+            if is_gap_file(content):
+                gaps.append(content)
+            else:
+                contents.append(validate(content, str(path)))
+        except (OSError, ValueError, NotARunFileError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+    typer.echo(f"wrote {write_report(contents, out, gaps=gaps)}")
+
+
+@eval_app.command("gap")
+def gap(
+    dataset: Annotated[Path, typer.Argument(help="A mixed dataset folder (`convert mixed`).")],
+    out: Annotated[Path, typer.Option(help="Where to write the gap JSON.")] = Path("gap.json"),
+    per_direction: Annotated[
+        int | None, typer.Option(help="At most N judged queries per direction.")
+    ] = None,
+) -> None:
+    """Per direction: quality in the mixed index vs an index of the target modality only."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from eval.dataset import load_dataset
+    from eval.gap import modality_gap
+    from eval.honesty import NOT_MEANINGFUL
+    from rag.cli.main import _settings_and_logging
+    from rag.models import ModelRegistry
+    from rerankers.calibration import load_calibration
+
+    console = Console(stderr=True)
+    settings = _settings_and_logging(console)
+    with console.status("indexing and searching (mixed, then each modality alone)..."):
+        result = modality_gap(
+            load_dataset(dataset),
+            settings,
+            ModelRegistry(settings),
+            load_calibration(settings.calibration_dir),
+            per_direction=per_direction,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    table = Table(title="modality gap (single - mixed)")
+    for column in ("direction", "queries", "R@10 mixed", "R@10 single", "gap", "nDCG@10 gap"):
+        table.add_column(column)
+    for direction, row in result["directions"].items():
+        if "skipped" in row:
+            table.add_row(direction, str(row["queries"]), "skipped", "", "", "")
+            continue
+        r, n = row["recall@10"], row["ndcg@10"]
+        cells = [
+            f"{v:.3f}" if row["meaningful"] and v is not None else NOT_MEANINGFUL
+            for v in (r["mixed"], r["single"], r["gap"], n["gap"])
+        ]
+        table.add_row(direction, str(row["queries"]), *cells)
+    Console().print(table)
+    typer.echo(f"wrote {out}")
 
 
 def calibrate(
