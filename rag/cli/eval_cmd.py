@@ -380,6 +380,9 @@ def gate(
     min_delta: Annotated[
         float, typer.Option(help="Tolerate significant drops of at most this much.")
     ] = 0.0,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Only these dev sets (repeat); default: all.")
+    ] = None,
 ) -> None:
     """Run the dev sets and compare each with its baseline; exit 1 on a regression."""
     import shutil
@@ -388,7 +391,7 @@ def gate(
     from rich.console import Console
 
     from eval.compare import CompareInputError, print_comparison
-    from eval.devsets import DevSetError
+    from eval.devsets import DevSetError, select
     from eval.devsets import gate as run_gate
     from rag.cli.main import _settings_and_logging
 
@@ -396,12 +399,14 @@ def gate(
     settings = _settings_and_logging(console)
     folder = work or Path(tempfile.mkdtemp(prefix="mmrag-gate-"))
     try:
+        candidates = select(only)
         with console.status("eval gate...") as status:
             summary, result = run_gate(
                 shared or _default_shared(),
                 folder,
                 settings=settings,
                 baselines=baselines,
+                candidates=candidates,
                 alpha=alpha,
                 min_delta=min_delta,
                 progress=status.update,
