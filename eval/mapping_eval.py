@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.translator_eval import SHARED_PREFIX, CaseError
+from eval.translator_eval import SHARED_PREFIX, CaseError, scratch_service
 
 if TYPE_CHECKING:
     from rag.models.llm.base import LLMBackend
@@ -454,9 +454,7 @@ def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool) -> int:
 
     from rich.console import Console
 
-    from rag.models import ModelRegistry
     from rag.settings import get_settings
-    from translators.service import TranslatorService
 
     try:
         selected = load_mapping_cases(cases, shared)
@@ -467,13 +465,7 @@ def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool) -> int:
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="mmrag-mapeval-") as state:
         # A scratch LLM cache (every proposal is a real, timed call); the model cache is kept.
-        isolated = settings.model_copy(
-            update={
-                "data_dir": Path(state),
-                "cache_dir": settings.cache_dir or settings.data_dir / "cache",
-            }
-        )
-        service = TranslatorService(isolated, llm=ModelRegistry(isolated).llm)
+        service = scratch_service(settings, Path(state))
         with console.status("proposing mappings...") as status:
 
             def progress(n: int, total: int, case_id: str) -> None:

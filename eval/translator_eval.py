@@ -576,9 +576,7 @@ def run_command(
 
     from rich.console import Console
 
-    from rag.models import ModelRegistry
     from rag.settings import get_settings
-    from translators.service import TranslatorService
 
     if repeat < 1:
         print("error: --repeat must be at least 1", file=sys.stderr)
@@ -592,13 +590,7 @@ def run_command(
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="mmrag-treval-") as state:
         # Mappings proposed during the run go to a scratch folder, not the user's store.
-        isolated = settings.model_copy(
-            update={
-                "data_dir": Path(state),
-                "cache_dir": settings.cache_dir or settings.data_dir / "cache",
-            }
-        )
-        service = TranslatorService(isolated, llm=ModelRegistry(isolated).llm)
+        service = scratch_service(settings, Path(state))
         with console.status("translating...") as status:
 
             def progress(n: int, total: int, case_id: str) -> None:
@@ -622,3 +614,15 @@ def run_command(
         console.print(f"  ... {len(failed) - 20} more in {out}")
     print(f"wrote {out}")
     return 0
+
+
+def scratch_service(settings: Any, state: Path) -> TranslatorService:
+    """A translator whose mappings and LLM cache live in ``state`` (a scratch folder), not the
+    user's store; the model cache is kept so models are not converted again."""
+    from rag.models import ModelRegistry
+    from translators.service import TranslatorService
+
+    isolated = settings.model_copy(
+        update={"data_dir": state, "cache_dir": settings.cache_dir or settings.data_dir / "cache"}
+    )
+    return TranslatorService(isolated, llm=ModelRegistry(isolated).llm)
