@@ -3,7 +3,9 @@
 Each candidate is rescored with everything it carries:
 - text: the query against the candidate's context text (a chunk with its title, a speech
   segment with its neighbouring segments, an image's OCR text), by the configured
-  cross-encoder, else by the sentence encoder on that richer context;
+  cross-encoder, else by the sentence encoder on that richer context (when the context is
+  exactly the text the index embedded, the first stage's dense score of it is that very
+  number, so it is reused instead of encoding the text again);
 - pixels: images are re-read from their original file and encoded through CLIP (with a
   horizontal-flip view averaged in), against the query's text or image CLIP vector.
 Model calls are batched; they run on CUDA when the models were loaded there.
@@ -34,6 +36,9 @@ class RerankCandidate:
     id: str
     modality: str
     payload: dict[str, Any]
+    # The first stage's dense text score (query vs the vector the index stored for
+    # ``payload["text"]``), when the candidate has one.
+    text_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,21 @@ class CrossModalReranker:
         scorer = self._models.reranker()
         if scorer is not None:
             scores = scorer.score(query.text, [text for _, text in pairs])
-        else:
-            assert query.text_vector is not None
-            vectors = self._models.text().encode([text for _, text in pairs])
-            scores = vectors @ query.text_vector
-        for (candidate, _), score in zip(pairs, scores, strict=True):
+            for (candidate, _), score in zip(pairs, scores, strict=True):
+                out[candidate.id][RERANK_TEXT] = float(score)
+            return
+        assert query.text_vector is not None
+        fresh = []
+        for candidate, text in pairs:
+            if candidate.text_score is not None and text == candidate.payload.get("text"):
+                # The same encoder on the same string: the stored vector's score is the answer.
+                out[candidate.id][RERANK_TEXT] = candidate.text_score
+            else:
+                fresh.append((candidate, text))
+        if not fresh:
+            return
+        vectors = self._models.text().encode([text for _, text in fresh])
+        for (candidate, _), score in zip(fresh, vectors @ query.text_vector, strict=True):
             out[candidate.id][RERANK_TEXT] = float(score)
 
     def _score_pixels(

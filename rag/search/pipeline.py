@@ -248,7 +248,11 @@ class Searcher:
             clip_image_vector=query.clip_image_vector,
         )
         raw = self.reranker.score(
-            rerank_query, [RerankCandidate(c.id, c.modality.value, c.payload) for c in head]
+            rerank_query,
+            [
+                RerankCandidate(c.id, c.modality.value, c.payload, c.raw.get(TEXT_DENSE))
+                for c in head
+            ],
         )
         beta = self.settings.search.rerank_weight
         for candidate in head:

@@ -322,3 +322,27 @@ def test_http_tenants_cannot_reach_each_other(
         url = mine["results"][0]["media_url"]
         assert client.get(url, headers={"X-API-Key": "ka"}).status_code == 200
         assert client.get(url, headers={"X-API-Key": "kg"}).status_code == 404
+
+
+def test_rerank_text_scores_equal_a_fresh_encoding_of_the_context(searcher: Searcher) -> None:
+    """Reused first-stage scores are the same numbers the reranker would compute."""
+    from rag.store.collections import collection_name
+    from rerankers.cross_modal import RerankCandidate, context_text
+
+    response = searcher.search(
+        SearchRequest(text="horses gallop on the beach", k=10, explain=True), tenant="default"
+    )
+    text_model = searcher.models.text()
+    query_vector = text_model.encode(["horses gallop on the beach"])[0]
+    checked = 0
+    for hit in response.results:
+        assert hit.explain is not None
+        got = hit.explain["rerank"].get("rerank_text", {}).get("raw")
+        if got is None:
+            continue
+        name = collection_name(searcher.settings.store.collection_prefix, Modality(hit.modality))
+        point = searcher.store.retrieve(name, [hit.id])[0]
+        context = context_text(RerankCandidate(hit.id, hit.modality, point.payload))
+        assert got == pytest.approx(float(text_model.encode([context])[0] @ query_vector), abs=1e-5)
+        checked += 1
+    assert checked >= 3
