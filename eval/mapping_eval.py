@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eval.translator_eval import SHARED_PREFIX, CaseError, scratch_service
+from eval.translator_eval import SHARED_PREFIX, CaseError, scratch_run, write_json
 
 if TYPE_CHECKING:
     from rag.models.llm.base import LLMBackend
@@ -450,7 +450,6 @@ def print_mapping_summary(summary: dict[str, Any]) -> None:
 def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool) -> int:
     """``mmrag eval mappings``: 0, or 2 with a message for input it cannot use."""
     import sys
-    import tempfile
 
     from rich.console import Console
 
@@ -461,17 +460,9 @@ def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool) -> int:
     except CaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = get_settings()
-    console = Console(stderr=True)
-    with tempfile.TemporaryDirectory(prefix="mmrag-mapeval-") as state:
-        # A scratch LLM cache (every proposal is a real, timed call); the model cache is kept.
-        service = scratch_service(settings, Path(state))
-        with console.status("proposing mappings...") as status:
-
-            def progress(n: int, total: int, case_id: str) -> None:
-                status.update(f"case {n}/{total}: {case_id}")
-
-            results = run_mapping_cases(service, selected, with_llm=with_llm, progress=progress)
+    # A scratch LLM cache: every proposal is a real, timed call.
+    with scratch_run(get_settings(), "proposing mappings...") as (service, progress):
+        results = run_mapping_cases(service, selected, with_llm=with_llm, progress=progress)
         model = service.model_id
     summary = summarise_mappings(results)
     body = {
@@ -479,9 +470,9 @@ def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool) -> int:
         "summary": summary,
         "cases": [asdict(r) for r in results],
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json(out, body)
     print_mapping_summary(summary)
+    console = Console(stderr=True)
     for r in results:
         if r.outcome != "scored" or r.reasons:
             console.print(f"  {r.outcome:<7} {r.id}: {'; '.join(r.reasons)[:200]}")

@@ -24,7 +24,8 @@ from __future__ import annotations
 import collections
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -572,7 +573,6 @@ def run_command(
 ) -> int:
     """``mmrag eval translator``: 0, or 2 with a message for input it cannot use."""
     import sys
-    import tempfile
 
     from rich.console import Console
 
@@ -586,17 +586,8 @@ def run_command(
     except CaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = get_settings()
-    console = Console(stderr=True)
-    with tempfile.TemporaryDirectory(prefix="mmrag-treval-") as state:
-        # Mappings proposed during the run go to a scratch folder, not the user's store.
-        service = scratch_service(settings, Path(state))
-        with console.status("translating...") as status:
-
-            def progress(n: int, total: int, case_id: str) -> None:
-                status.update(f"case {n}/{total}: {case_id[-60:]}")
-
-            results = run_cases(service, selected, mode=mode, repeat=repeat, progress=progress)
+    with scratch_run(get_settings(), "translating...") as (service, progress):
+        results = run_cases(service, selected, mode=mode, repeat=repeat, progress=progress)
     meta = {
         "cases_from": str(cases) if cases is not None else None,
         "shared": str(shared) if discover else None,
@@ -604,9 +595,9 @@ def run_command(
         "repeat": repeat,
     }
     body = report(results, meta)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json(out, body)
     print_summary(body["summary"])
+    console = Console(stderr=True)
     failed = [r for r in results if r.outcome != "translated"]
     for r in failed[:20]:
         console.print(f"  {r.outcome:<14} {r.id}: {'; '.join(r.reasons)[:160]}")
@@ -614,6 +605,32 @@ def run_command(
         console.print(f"  ... {len(failed) - 20} more in {out}")
     print(f"wrote {out}")
     return 0
+
+
+Progress = Callable[[int, int, str], None]
+
+
+@contextmanager
+def scratch_run(settings: Any, label: str) -> Iterator[tuple[TranslatorService, Progress]]:
+    """A scratch translator (see :func:`scratch_service`) for one eval run, and a progress
+    callback that shows the current case on a console status line."""
+    import tempfile
+
+    from rich.console import Console
+
+    with tempfile.TemporaryDirectory(prefix="mmrag-eval-") as state:
+        service = scratch_service(settings, Path(state))
+        with Console(stderr=True).status(label) as status:
+
+            def progress(n: int, total: int, case_id: str) -> None:
+                status.update(f"case {n}/{total}: {case_id[-60:]}")
+
+            yield service, progress
+
+
+def write_json(out: Path, body: Any) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def scratch_service(settings: Any, state: Path) -> TranslatorService:

@@ -70,6 +70,28 @@ def test_cli_over_the_discovered_corpus(shared_data: Path, tmp_path: Path, cli_e
     assert all(c["reasons"] for c in body["cases"] if c["outcome"] != "translated")
 
 
+def test_cli_mappings_without_the_llm(shared_data: Path, tmp_path: Path, cli_env: None) -> None:
+    out = tmp_path / "map.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "mappings",
+            str(CASES / "mappings"),
+            "--no-llm",
+            "--shared-data",
+            str(shared_data),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(out.read_text())
+    assert body["meta"]["model"] is None
+    assert body["summary"]["cases"] == len(body["cases"]) > 0
+    assert all(c["outcome"] == "scored" for c in body["cases"])
+
+
 @pytest.mark.slow
 def test_bundled_llm_mapping_proposal_is_scored(
     models: ModelRegistry, shared_data: Path, tmp_path: Path
