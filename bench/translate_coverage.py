@@ -126,7 +126,7 @@ def sweep_one(
 ) -> WsdlOutcome:
     started = time.perf_counter()
     try:
-        loaded = load_wsdl(str(path), DocumentResolver())
+        loaded = load_wsdl(str(path), DocumentResolver.beside(path))
         compiled = CompiledWsdl(loaded, name=label)
         messages = [
             (operation, direction)

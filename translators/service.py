@@ -170,7 +170,8 @@ class TranslatorService:
             path = ref.path.resolve()
             if not path.is_file():
                 raise NotFoundError(f"no WSDL file at {ref.path}", wsdl=str(ref.path))
-            resolver = DocumentResolver(local_roots=None, **common)
+            # Its imports stay inside its folder (or the WSDL folder that holds it).
+            resolver = DocumentResolver.beside(path, self.config.wsdl_dir, **common)
         else:
             raise BadInputError("no WSDL given")
         stat = path.stat()

@@ -161,20 +161,23 @@ class Bridge:
         from translators.wsdl.zeep_support import zeep_client
 
         config = self.settings.translator
-        resolver = DocumentResolver(
-            local_roots=None,
-            allowlist=config.remote_allowlist,
-            http=httpx_fetcher,
-            cache_dir=self.settings.data_dir / "translator" / "remote",
-            max_bytes=config.max_document_bytes,
-            timeout_s=config.remote_timeout_s,
-        )
+        options: dict[str, Any] = {
+            "allowlist": config.remote_allowlist,
+            "http": httpx_fetcher,
+            "cache_dir": self.settings.data_dir / "translator" / "remote",
+            "max_bytes": config.max_document_bytes,
+            "timeout_s": config.remote_timeout_s,
+        }
         location = spec.wsdl
-        if not location.startswith(("http://", "https://")):
+        if location.startswith(("http://", "https://")):
+            resolver = DocumentResolver(local_roots=(), **options)  # a URL reads no local file
+        else:
             path = Path(location).expanduser().resolve()
             if not path.is_file():
                 raise NotFoundError(f"{spec.name}: no WSDL file at {location}", wsdl=location)
             location = str(path)
+            # Imports stay inside the WSDL's folder (or the WSDL folder that holds it).
+            resolver = DocumentResolver.beside(path, config.wsdl_dir, **options)
         loaded = load_wsdl(
             location,
             resolver,

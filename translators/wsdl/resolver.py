@@ -7,13 +7,19 @@ bytes, from exactly these places and nowhere else:
    by their well-known URLs or, for a location-less or unreadable import, by namespace;
 2. uploaded documents (the API's WSDL upload): relative locations resolve among the uploaded
    names only, never to the file system;
-3. local files, when the resolver was given roots (``None`` roots means any local file: the
-   CLI reads what its user points it at), each file at most ``max_bytes``;
+3. local files inside the resolver's ``local_roots`` (the folder the WSDL came from, or the
+   configured WSDL folder; :meth:`DocumentResolver.beside` builds that), each file at most
+   ``max_bytes``. No roots means no local files at all; there is no "any file" setting;
 4. remote URLs that start with an allow-listed prefix (empty by default), fetched once with a
    timeout and a size limit and cached on disk.
 
 Everything else raises :class:`ResolveRefused` with the reason; the loader turns that into a
 finding, not a crash.
+
+Confinement comes before existence: a local location outside the roots is refused with the
+same reason whether or not a file is there (no probing of the file system through imports),
+and a document that came from a URL never names a local file (an absolute path or ``file:``
+in a remote document is refused, a relative one resolves against the URL).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
 from translators.xml.names import (
@@ -121,21 +127,39 @@ class DocumentResolver:
     """Resolves and reads documents under one access policy (see the module docstring)."""
 
     uploads: Mapping[str, bytes] | None = None
-    local_roots: tuple[Path, ...] | None = None
+    local_roots: tuple[Path, ...] = ()
     allowlist: tuple[str, ...] = ()
     http: HttpFetcher | None = None
     cache_dir: Path | None = None
     max_bytes: int = 16 * 1024 * 1024
     timeout_s: float = 10.0
     _uploads: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)
+    _lexical_roots: tuple[str, ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.local_roots is None:
+            raise ValueError("local_roots=None (any file) is not supported: name the folders")
         for name, data in (self.uploads or {}).items():
             self._uploads[_upload_key(name)] = data
         if self.uploads is not None:
             self.local_roots = ()  # an upload never reaches the file system
-        if self.local_roots:
-            self.local_roots = tuple(root.resolve() for root in self.local_roots)
+        given = tuple(Path(os.path.abspath(root)) for root in self.local_roots)
+        self.local_roots = tuple(dict.fromkeys(root.resolve() for root in given))
+        # A root named through a symlink confines by both spellings.
+        self._lexical_roots = tuple(dict.fromkeys(str(r) for r in (*given, *self.local_roots)))
+
+    @classmethod
+    def beside(
+        cls, document: str | Path, *extra_roots: Path | None, **options: Any
+    ) -> DocumentResolver:
+        """A resolver for a local document: its own folder, plus each extra root that holds
+        it (the configured WSDL folder, so documents there may share schemas)."""
+        path = Path(os.path.abspath(document))
+        roots = [path.parent]
+        for root in extra_roots:
+            if root is not None and _inside(str(path), os.path.abspath(root)):
+                roots.append(Path(root))
+        return cls(local_roots=tuple(roots), **options)
 
     # -- locations -----------------------------------------------------------------------
     def absolute(self, location: str, base: str | None) -> str:
@@ -167,6 +191,8 @@ class DocumentResolver:
     def fetch(self, location: str, base: str | None = None) -> Fetched:
         """Read the document named ``location`` (relative to ``base``)."""
         absolute = self.absolute(location, base)
+        if base is not None and _is_remote(base) and _is_local(absolute):
+            raise ResolveRefused(location, "a remote document may not name a local file")
         bundled = bundled_for_location(absolute)
         if bundled is not None:
             return Fetched(BUNDLED + bundled, bundled_bytes(bundled))
@@ -202,19 +228,26 @@ class DocumentResolver:
         return Fetched(UPLOAD + key, data)
 
     def _local(self, location: str) -> Fetched:
-        if self.local_roots is not None and not self.local_roots:
+        bundled = _bundled_file(location)
+        if bundled is not None:  # zeep is handed the bundled schemas by their file paths
+            return Fetched(BUNDLED + bundled, bundled_bytes(bundled))
+        if not self.local_roots:
             raise ResolveRefused(location, "local files may not be read here")
-        path = Path(location)
+        # Confinement first, by name and then through symlinks, and the same answer whether
+        # or not the file exists: nothing here may tell an outside file from a missing one.
+        lexical = os.path.normpath(location)
+        outside = ResolveRefused(location, "outside the allowed folders")
+        if not any(_inside(lexical, root) for root in self._lexical_roots):
+            raise outside
+        path = Path(lexical)
         try:
-            resolved = path.resolve(strict=True)
+            resolved = path.resolve(strict=False)
         except (OSError, RuntimeError):
-            raise ResolveRefused(location, "file not found") from None
-        if self.local_roots is not None and not any(
-            resolved.is_relative_to(root) for root in self.local_roots
-        ):
-            raise ResolveRefused(location, "outside the allowed folders")
+            raise outside from None
+        if not any(resolved.is_relative_to(root) for root in self.local_roots):
+            raise outside
         if not resolved.is_file():
-            raise ResolveRefused(location, "not a regular file")
+            raise ResolveRefused(location, "file not found")
         size = resolved.stat().st_size
         if size > self.max_bytes:
             raise ResolveRefused(location, f"{size} bytes, over the limit of {self.max_bytes}")
@@ -245,6 +278,27 @@ class DocumentResolver:
         if self.cache_dir is None:
             return None
         return self.cache_dir / (hashlib.sha256(url.encode()).hexdigest() + ".xml")
+
+
+def _is_remote(location: str) -> bool:
+    return urlsplit(location).scheme.lower() in ("http", "https")
+
+
+def _is_local(location: str) -> bool:
+    return not location.startswith((UPLOAD, BUNDLED)) and not _is_remote(location)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _bundled_file(location: str) -> str | None:
+    """The bundled schema's name when ``location`` is that schema's file in the package."""
+    folder = Path(str(resources.files("translators.wsdl.bundled")))
+    candidate = Path(os.path.normpath(location))
+    if candidate.parent == folder and candidate.name in BUNDLED_BY_NAMESPACE.values():
+        return candidate.name
+    return None
 
 
 def _upload_key(name: str) -> str:

@@ -2,13 +2,14 @@
 
 ``zeep_client(path)`` builds a ``zeep.Client`` whose transport reads every WSDL/XSD through
 the :class:`~translators.wsdl.resolver.DocumentResolver` (bundled standard schemas, local
-files, allow-listed remote only) and the hardened parser, with zeep's own settings locked
-down (``forbid_dtd``, ``forbid_entities``, no huge trees; see :func:`zeep_settings` for
-``forbid_external``).
+files inside the WSDL's folder, allow-listed remote only) and the hardened parser, with
+zeep's own settings locked down (``forbid_dtd``, ``forbid_entities``, no huge trees; see
+:func:`zeep_settings` for ``forbid_external``).
 
 The transport also rewrites each document it serves: well-known schema locations point at
 the bundled files, and imports that cannot be read lose their ``schemaLocation`` (zeep then
-treats them as namespace-only) instead of failing the whole WSDL. It also fixes
+treats them as namespace-only; an include or a ``wsdl:import`` that cannot be read is
+dropped) instead of failing the whole WSDL. It also fixes
 the commonest sloppiness zeep rejects: an ``xs:import`` whose ``namespace`` differs from the
 imported schema's ``targetNamespace``. Every rewrite is logged as a warning.
 
@@ -111,7 +112,7 @@ class ResolvingTransport:
 
             def _rewrite(self, root: etree._Element, location: str) -> bool:
                 changed = False
-                for node in root.iter():
+                for node in list(root.iter()):  # _fix may remove nodes
                     if not isinstance(node.tag, str):
                         continue
                     namespace = node.tag[1:].partition("}")[0] if node.tag.startswith("{") else ""
@@ -131,8 +132,13 @@ class ResolvingTransport:
                     try:
                         fetched = self.resolver.fetch(target, base)
                     except ResolveRefused as exc:
-                        del node.attrib[attribute]
-                        self._note(f"{target}: {exc.reason}; location dropped")
+                        parent = node.getparent()
+                        if is_import or parent is None:
+                            del node.attrib[attribute]  # a namespace-only xs:import
+                            self._note(f"{target}: {exc.reason}; location dropped")
+                        else:  # zeep cannot take an include or wsdl:import without one
+                            parent.remove(node)
+                            self._note(f"{target}: {exc.reason}; {local_name(node.tag)} dropped")
                         return True
                     local = self._local_path(fetched.location)
                     if local is not None and local != target:
@@ -179,7 +185,8 @@ def zeep_client(
     zeep: Any = importlib.import_module("zeep")
 
     harden_zeep()
-    resolver = resolver or DocumentResolver()
+    if resolver is None:  # imports confined to the WSDL's folder, like the translator's own
+        resolver = DocumentResolver.beside(wsdl)
     limits = limits or XmlLimits(max_bytes=resolver.max_bytes)
     transport = ResolvingTransport(resolver, limits)
     return zeep.Client(str(wsdl), transport=transport, settings=zeep_settings())

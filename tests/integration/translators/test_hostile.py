@@ -7,11 +7,13 @@ must never show up) and quickly (bounded work: nothing is expanded)."""
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -235,3 +237,165 @@ def test_hostile_wsdls_fetch_nothing(settings: Settings, bait: Bait, tmp_path: P
     uploaded = service.load(upload).loaded
     assert any("not among the uploaded documents" in p.detail for p in uploaded.problems)
     assert bait.hits == []
+
+
+# -- local file read through WSDL imports ------------------------------------------------------
+LEAK = "leakedfield7f3a"  # an element name only the outside schema defines
+
+
+def _wsdl_importing(*targets: str) -> str:
+    """A one-operation WSDL whose types include (and whose definitions import) ``targets``."""
+    xs = "http://www.w3.org/2001/XMLSchema"
+    includes = "".join(f'<xs:include schemaLocation="{t}"/>' for t in targets)
+    imports = "".join(f'<import namespace="urn:t" location="{t}"/>' for t in targets)
+    return f"""<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:xs="{xs}"
+      xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/" xmlns:t="urn:t" targetNamespace="urn:t">
+      {imports}
+      <types><xs:schema targetNamespace="urn:t" elementFormDefault="qualified">{includes}
+        <xs:element name="Req" type="xs:string"/><xs:element name="Res" type="xs:string"/>
+      </xs:schema></types>
+      <message name="In"><part name="p" element="t:Req"/></message>
+      <message name="Out"><part name="p" element="t:Res"/></message>
+      <portType name="P"><operation name="Op"><input message="t:In"/><output message="t:Out"/>
+      </operation></portType>
+      <binding name="B" type="t:P"><soap:binding style="document"
+        transport="http://schemas.xmlsoap.org/soap/http"/>
+        <operation name="Op"><soap:operation soapAction="Op"/>
+        <input><soap:body use="literal"/></input><output><soap:body use="literal"/></output>
+        </operation></binding>
+      <service name="S"><port name="Port" binding="t:B">
+        <soap:address location="http://127.0.0.1:9/svc"/></port></service>
+    </definitions>"""
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A schema outside every WSDL folder: reading it would publish ``LEAK``."""
+    folder = tmp_path_factory.mktemp("outside")
+    (folder / "secret.xsd").write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t">'
+        f'<xs:complexType name="Leaked"><xs:sequence><xs:element name="{LEAK}" '
+        'type="xs:string"/></xs:sequence></xs:complexType></xs:schema>'
+    )
+    return folder
+
+
+def _escapes(outside: Path, wsdl_folder: Path) -> dict[str, tuple[str, str]]:
+    """name -> (location of the existing outside file, the same for a missing one)."""
+    relative = Path("..") / outside.name
+    return {
+        "absolute": (str(outside / "secret.xsd"), str(outside / "missing.xsd")),
+        "file-url": (f"file://{outside / 'secret.xsd'}", f"file://{outside / 'missing.xsd'}"),
+        "dotdot": (str(relative / "secret.xsd"), str(relative / "missing.xsd")),
+    }
+
+
+def _findings(problems: list[Any], target: str) -> list[str]:
+    return sorted(p.detail.replace(target, "TARGET") for p in problems if target in p.detail)
+
+
+def test_wsdl_imports_stay_in_the_wsdl_folder(
+    settings: Settings, outside: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """CLI path refs and named WSDLs: an import outside the WSDL's folder is refused with the
+    same finding whether or not the file exists, and its schema is nowhere in the result."""
+    service = TranslatorService(settings)
+    folder = tmp_path_factory.mktemp("wsdls")
+    (folder / "local.xsd").write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t"/>'
+    )
+    for name, (existing, missing) in _escapes(outside, folder).items():
+        answers = []
+        for target in (existing, missing):
+            path = folder / f"{name}-{'x' if target == existing else 'm'}.wsdl"
+            path.write_text(_wsdl_importing(target, "local.xsd"))
+            loaded = service.load(WsdlRef(path=path)).loaded
+            assert not any("outside" in location for location in loaded.locations), name
+            assert str(folder / "local.xsd") in loaded.locations  # inside: still read
+            findings = _findings(loaded.problems, target)
+            assert findings, name
+            assert all("outside the allowed folders" in f for f in findings), name
+            answers.append(findings)
+        assert answers[0] == answers[1], f"{name}: an existing file answers differently"
+
+
+def test_bridge_wsdl_imports_never_leave_its_folder(
+    outside: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A registered bridge WSDL: the outside schema is neither read nor in the OpenAPI."""
+    from translators.bridge import Bridge
+    from translators.bridge.openapi import openapi_document
+    from translators.bridge.spec import ServiceSpec
+
+    tmp = tmp_path_factory.mktemp("bridge-leak")
+    folder = tmp / "wsdls"
+    folder.mkdir()
+    bridge_settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp / "data", api=ApiSettings(warmup=())
+    )
+    bridge = Bridge(bridge_settings)
+    for name, (existing, missing) in _escapes(outside, folder).items():
+        answers = []
+        for target in (existing, missing):
+            path = folder / f"{name}.wsdl"
+            path.write_text(_wsdl_importing(target))
+            loaded = bridge.load_sync(ServiceSpec(name="leak", wsdl=str(path)))
+            assert LEAK not in json.dumps(openapi_document(loaded)), name
+            assert all("outside" not in loc for loc in loaded.compiled.loaded.locations), name
+            answers.append(_findings(loaded.compiled.loaded.problems, target))
+        assert answers[0], name
+        assert answers[0] == answers[1], name
+
+
+class _WsdlServer(http.server.BaseHTTPRequestHandler):
+    documents: dict[str, bytes] = {}  # noqa: RUF012 - shared by the handler instances
+
+    def do_GET(self) -> None:
+        body = self.documents.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_remote_wsdl_never_reads_a_local_file(
+    outside: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An allow-listed remote WSDL naming local files (absolute, file:, ../ out of the URL)
+    reads none of them, through the translator's loader and zeep alike."""
+    from translators.bridge import Bridge
+    from translators.bridge.openapi import openapi_document
+    from translators.bridge.spec import ServiceSpec
+
+    secret = outside / "secret.xsd"
+    targets = (str(secret), f"file://{secret}", f"file://{outside / 'missing.xsd'}")
+    _WsdlServer.documents = {"/svc.wsdl": _wsdl_importing(*targets).encode()}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WsdlServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        tmp = tmp_path_factory.mktemp("remote-leak")
+        remote_settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            data_dir=tmp / "data",
+            api=ApiSettings(warmup=()),
+            translator=TranslatorSettings(remote_allowlist=(url,)),
+        )
+        loaded = Bridge(remote_settings).load_sync(ServiceSpec(name="r", wsdl=url + "svc.wsdl"))
+        assert LEAK not in json.dumps(openapi_document(loaded))
+        problems = loaded.compiled.loaded.problems
+        for target in targets[1:]:
+            assert any(
+                f"{target}: a remote document may not name a local file" in p.detail
+                for p in problems
+            ), target
+        # The absolute path is a path on the remote host: fetched from there (a 404), not here.
+        assert any(f"{secret}: HTTP 404" in p.detail for p in problems)
+        assert all(loc.startswith(("http", "bundled:")) for loc in loaded.compiled.loaded.locations)
+    finally:
+        server.shutdown()
+        server.server_close()

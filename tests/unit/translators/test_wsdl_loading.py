@@ -140,10 +140,10 @@ def test_hostile_wsdl_and_non_wsdl_roots(tmp_path: Path) -> None:
         '<!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/passwd">]><d>&e;</d>'
     )
     with pytest.raises(XmlRejectedError):
-        load_wsdl(str(tmp_path / "x.wsdl"), DocumentResolver())
+        load_wsdl(str(tmp_path / "x.wsdl"), DocumentResolver(local_roots=(tmp_path,)))
     (tmp_path / "y.wsdl").write_text("<html/>")
     with pytest.raises(WsdlError, match="root element"):
-        load_wsdl(str(tmp_path / "y.wsdl"), DocumentResolver())
+        load_wsdl(str(tmp_path / "y.wsdl"), DocumentResolver(local_roots=(tmp_path,)))
 
 
 def test_zeep_loads_through_the_resolving_transport(fixtures: Path) -> None:
@@ -159,3 +159,40 @@ def test_zeep_loads_through_the_resolving_transport(fixtures: Path) -> None:
     hostile: Any = b'<!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>'
     with pytest.raises(DTDForbidden):
         parse_xml(hostile, client.transport)
+
+
+def test_confinement_comes_before_existence(tmp_path: Path) -> None:
+    """Outside the roots, an existing file and a missing one get the same refusal; a symlink
+    out of the folder is outside too; a remote document names no local file."""
+    inside = tmp_path / "in"
+    inside.mkdir()
+    (tmp_path / "out.xsd").write_text("<x/>")
+    (inside / "link.xsd").symlink_to(tmp_path / "out.xsd")
+    resolver = DocumentResolver.beside(inside / "a.wsdl")
+    base = str(inside / "a.wsdl")
+    reasons = set()
+    for target in ("../out.xsd", "../missing.xsd", str(tmp_path / "out.xsd"),
+                   f"file://{tmp_path / 'missing.xsd'}", "link.xsd"):  # fmt: skip
+        with pytest.raises(ResolveRefused) as info:
+            resolver.fetch(target, base)
+        reasons.add(info.value.reason)
+    assert reasons == {"outside the allowed folders"}
+    with pytest.raises(ResolveRefused, match="file not found"):
+        resolver.fetch("missing.xsd", base)  # inside the folder: saying so tells nothing new
+    remote = DocumentResolver(allowlist=("https://ok.example/",), local_roots=(tmp_path,))
+    with pytest.raises(ResolveRefused, match="remote document may not name a local file"):
+        remote.fetch(f"file://{tmp_path / 'out.xsd'}", "https://ok.example/a.wsdl")
+    # An absolute path in a remote document is a path on that host.
+    assert (
+        remote.absolute("/x/out.xsd", "https://ok.example/a.wsdl") == "https://ok.example/x/out.xsd"
+    )
+    with pytest.raises(ValueError, match="any file"):
+        DocumentResolver(local_roots=None)  # type: ignore[arg-type]
+
+
+def test_bundled_schemas_by_file_path_need_no_roots() -> None:
+    from importlib import resources
+
+    path = resources.files("translators.wsdl.bundled") / "xml.xsd"
+    fetched = DocumentResolver(local_roots=()).fetch(str(path))
+    assert fetched.location == "bundled:xml.xsd"
