@@ -146,6 +146,8 @@ class TranslatorSettings(_Section):
     max_document_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     # libxml2 refuses documents deeper than 256 without XML_PARSE_HUGE (which mmrag never sets).
     max_depth: int = Field(default=200, ge=8, le=256)
+    # Attributes on one element, and namespace declarations in scope at one element.
+    max_attributes: int = Field(default=1000, ge=16, le=1_000_000)
     max_output_nodes: int = Field(default=1_000_000, ge=1000)
     max_documents: int = Field(default=500, ge=1)
     remote_allowlist: tuple[str, ...] = ()

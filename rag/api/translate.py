@@ -7,6 +7,8 @@ or as ``multipart/form-data`` with the parts ``message`` (the XML), and optional
 (JSON) and the query parameters as form fields. A WSDL can also be named by ``wsdl=`` relative
 to the configured WSDL folder.
 
+Both routes need an API key (``X-API-Key`` or ``Authorization: Bearer``) when keys are
+configured, like every data route; the body is not read before the key is checked.
 The body is read with a size cap before anything parses it. A 200 always carries JSON that
 validated against the schema it names (``schema`` in the body, ``X-Translation-Schema``
 header); a fallback is listed in ``fallbacks`` and in ``X-Translation-Fallback`` and counted
@@ -24,6 +26,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from rag.api.auth import Tenant
 from rag.api.metrics import ServiceMetrics
 from rag.api.state import ServiceState, get_state
 from rag.errors import (
@@ -130,6 +133,7 @@ def _outcome(exc: MmragError) -> str:
     responses={
         200: {"description": "The translation; `data` validates against `schema`"},
         400: {"description": "Malformed, hostile or mismatching XML (problem+json)"},
+        401: {"description": "Missing or invalid API key"},
         413: {"description": "Body over the configured size"},
         415: {"description": "Not an XML or multipart body"},
         502: {"description": "The message is a SOAP Fault; the problem carries `fault`"},
@@ -138,6 +142,7 @@ def _outcome(exc: MmragError) -> str:
 async def translate(
     request: Request,
     state: State,
+    tenant: Tenant,  # an API key, like every data route (no key, no CPU spent on the body)
     wsdl: Annotated[
         str | None, Query(description="A WSDL under the configured WSDL folder")
     ] = None,
@@ -233,6 +238,7 @@ async def translate(
 @router.get("/translate/schema", summary="The JSON Schema of an operation message")
 async def translate_schema(
     request: Request,
+    tenant: Tenant,
     wsdl: Annotated[str, Query(description="A WSDL under the configured WSDL folder")],
     operation: Annotated[str, Query()],
     direction: Annotated[Literal["input", "output"], Query()] = "output",

@@ -31,6 +31,7 @@ from translators.convert.context import (
     ConversionContext,
 )
 from translators.convert.values import LexicalError, ValueConverters
+from translators.xml.attributes import attribute_items
 from translators.xml.names import local_name, resolve_prefixed
 from translators.xsd.builtins import BUILTINS, XSD_ALIASES
 from translators.xsd.model import SimpleType, builtin_type
@@ -108,7 +109,7 @@ class SchemalessConverter:
 
     def content(self, element: etree._Element, ctx: ConversionContext) -> Any:
         """The element's attributes, text and children (no nil, reference or type check)."""
-        attributes = [(k, v) for k, v in element.items() if not ctx.is_meta(element, k)]
+        attributes = [(k, v) for k, v in attribute_items(element) if not ctx.is_meta(element, k)]
         if not attributes and len(element) == 0:
             return element.text or ""
         out: dict[str, Any] = {}

@@ -28,6 +28,7 @@ from translators.convert.schemaless import SchemalessConverter
 from translators.convert.values import LexicalError, ValueConverters
 from translators.schema.generate import XSI_TYPE_KEY
 from translators.schema.layout import ComplexLayout, LayoutCache, Slot
+from translators.xml.attributes import attribute_items
 from translators.xml.names import SOAP11_ENC, local_name, resolve_prefixed
 from translators.xsd.compiler import SchemaSet
 from translators.xsd.model import ComplexType, ElementDecl, SimpleType, SoapArray, XsdType
@@ -121,7 +122,7 @@ class TypedConverter:
         out: dict[str, Any] = {}
         if label is not None:
             out[XSI_TYPE_KEY] = label
-        for name, value in element.items():
+        for name, value in attribute_items(element):  # linear: items() is not
             attribute = layout.attributes.get(name)
             if attribute is not None:
                 key, use = attribute

@@ -9,6 +9,10 @@ What it refuses, before or while parsing, and never by reading a file or the net
 - XInclude elements (lxml never processes them; refusing them says so);
 - nesting deeper than ``max_depth`` (libxml2 itself stops at 256 without XML_PARSE_HUGE,
   which is never set);
+- more than ``max_attributes`` attributes on one element, or namespace declarations in scope
+  at one element (its own and its ancestors'): both cost work per element downstream (lxml
+  reads attributes and in-scope namespaces by walking lists), so they are bounded here. Both
+  checks run only when the raw bytes could exceed the limit (counting ``=`` and ``xmlns``);
 - malformed XML and wrong or unsupported encoding declarations.
 
 lxml parsers must not be shared between threads, so each thread keeps its own.
@@ -42,19 +46,30 @@ class XmlLimits:
 
     max_bytes: int = 10 * 1024 * 1024
     max_depth: int = 200
+    max_attributes: int = 1000
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_depth <= LIBXML2_MAX_DEPTH:
             raise ValueError(f"max_depth must be within 1..{LIBXML2_MAX_DEPTH}")
+        if self.max_attributes < 1:
+            raise ValueError("max_attributes must be at least 1")
 
     @classmethod
     def for_messages(cls, settings: TranslatorSettings) -> XmlLimits:
-        return cls(max_bytes=settings.max_message_bytes, max_depth=settings.max_depth)
+        return cls(
+            max_bytes=settings.max_message_bytes,
+            max_depth=settings.max_depth,
+            max_attributes=settings.max_attributes,
+        )
 
     @classmethod
     def for_documents(cls, settings: TranslatorSettings) -> XmlLimits:
-        """WSDL and XSD documents: their own size limit, the same depth limit."""
-        return cls(max_bytes=settings.max_document_bytes, max_depth=settings.max_depth)
+        """WSDL and XSD documents: their own size limit, the same depth and attribute limits."""
+        return cls(
+            max_bytes=settings.max_document_bytes,
+            max_depth=settings.max_depth,
+            max_attributes=settings.max_attributes,
+        )
 
 
 _local = threading.local()
@@ -125,7 +140,43 @@ def parse_xml(
             reason="depth",
             limit=limits.max_depth,
         )
+    _check_attributes(data, root, limits.max_attributes, what)
     return root
+
+
+def _check_attributes(data: bytes, root: etree._Element, limit: int, what: str) -> None:
+    # Every attribute has a "=" and every declaration an "xmlns": a document with fewer of
+    # them than the limit cannot break it, and most never pay for the walks below.
+    if data.count(b"=") > limit and _attributes_over(limit)(root):
+        raise XmlRejectedError(
+            f"{what} has an element with more than {limit} attributes",
+            reason="attributes",
+            limit=limit,
+        )
+    if data.count(b"xmlns") > limit:
+        depth_counts = [0]
+        pending = 0
+        for event, _ in etree.iterwalk(root, events=("start-ns", "start", "end")):
+            if event == "start-ns":
+                pending += 1
+            elif event == "start":
+                in_scope = depth_counts[-1] + pending
+                if in_scope > limit:
+                    raise XmlRejectedError(
+                        f"{what} has an element with more than {limit} namespace declarations "
+                        "in scope",
+                        reason="namespaces",
+                        limit=limit,
+                    )
+                depth_counts.append(in_scope)
+                pending = 0
+            else:
+                depth_counts.pop()
+
+
+@lru_cache(maxsize=8)
+def _attributes_over(limit: int) -> etree.XPath:
+    return etree.XPath(f"boolean(//*[count(@*) > {int(limit)}])")
 
 
 @lru_cache(maxsize=8)

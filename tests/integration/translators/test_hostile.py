@@ -126,6 +126,17 @@ def payloads(bait: Bait) -> dict[str, tuple[bytes, int, str]]:
             "xml-rejected",
         ),
         "deep-10000": (b"<a>" * 10_000 + b"</a>" * 10_000, 400, "xml-rejected"),
+        # Once 44 s of CPU at 100,000 (lxml reads each attribute value by a list walk).
+        "attributes-20000": (
+            ("<r " + " ".join(f'a{i}="v"' for i in range(20_000)) + "/>").encode(),
+            400,
+            "xml-rejected",
+        ),
+        "namespaces-in-scope": (
+            ("".join(f'<e xmlns:p{i}="urn:{i}">' for i in range(1_500)) + "</e>" * 1_500).encode(),
+            400,
+            "xml-rejected",
+        ),
         "oversize": (b"<r>" + b"x" * (MAX_MESSAGE + 1) + b"</r>", 413, "payload-too-large"),
         "malformed": (b"<r><a></r>", 400, "xml-malformed"),
         "undefined-entity": (b"<r>&secret;</r>", 400, "xml-rejected"),
@@ -399,3 +410,48 @@ def test_remote_wsdl_never_reads_a_local_file(
     finally:
         server.shutdown()
         server.server_close()
+
+
+# -- quadratic CPU: attributes -------------------------------------------------------------
+def _with_attributes(count: int) -> bytes:
+    """The order response with ``count`` extra attributes on an element that allows any."""
+    attributes = " ".join(f'a{i}="v{i}"' for i in range(count))
+    order = (FIXTURES / "order_response.xml").read_bytes()
+    return order.replace(b'x:flag="1"', b'x:flag="1" ' + attributes.encode())
+
+
+def test_100k_attributes_are_refused_fast(tmp_path: Path) -> None:
+    """1 MB, one element, 100,000 attributes: refused at the parser, naming the limit."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path, translator=TranslatorSettings(wsdl_dir=FIXTURES)
+    )
+    service = TranslatorService(settings)
+    body = _with_attributes(100_000)
+    assert len(body) > 1_000_000
+    for wsdl in (None, WsdlRef(path=FIXTURES / "constructs.wsdl")):
+        started = time.process_time()
+        with pytest.raises(MmragError) as info:
+            service.translate(body, wsdl)
+        assert time.process_time() - started < 0.5
+        assert info.value.code == "xml-rejected"
+        assert info.value.extra["limit"] == settings.translator.max_attributes == 1000
+        assert "more than 1000 attributes" in info.value.detail
+
+
+def test_attribute_work_is_linear(tmp_path: Path) -> None:
+    """With the cap lifted, 100,000 attributes translate (typed and schema-less) in well
+    under a second of CPU: the work per attribute is constant."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path,
+        translator=TranslatorSettings(max_attributes=200_000),
+    )
+    service = TranslatorService(settings)
+    body = _with_attributes(100_000)
+    service.load(WsdlRef(path=FIXTURES / "constructs.wsdl"))  # compiling is not under test
+    for wsdl in (None, WsdlRef(path=FIXTURES / "constructs.wsdl")):
+        started = time.process_time()
+        result = service.translate(body, wsdl)
+        assert time.process_time() - started < 1.0, result.mode
+        extension = result.data["GetOrderResponse"]["order"]["extension"]
+        assert extension["@a99999"] == "v99999", result.mode

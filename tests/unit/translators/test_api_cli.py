@@ -25,11 +25,38 @@ ORDER = "order_response.xml"
 @pytest.fixture
 def client(make_settings: SettingsFactory, fixtures: Path) -> Iterator[TestClient]:
     settings = make_settings(
-        api={"warmup": []}, translator={"wsdl_dir": fixtures, "max_message_bytes": 64 * 1024}
+        api={"warmup": [], "keys": {"acme": KEY}},
+        translator={"wsdl_dir": fixtures, "max_message_bytes": 64 * 1024},
     )
     models = ModelRegistry(settings, loaders={"llm": lambda _: FakeLLM(lambda _: "")})
-    with TestClient(create_app(settings, models=models)) as test_client:
+    app = create_app(settings, models=models)
+    with TestClient(app, headers={"X-API-Key": KEY}) as test_client:
         yield test_client
+
+
+KEY = "key-acme-translate"
+
+
+def test_translate_needs_the_tenant_key(client: TestClient) -> None:
+    """Like every data route: no key or a wrong one is a 401 before the body is parsed."""
+    bare = TestClient(client.app)  # the same running app, without the default key
+    hostile = ("<r " + " ".join(f'a{i}="v"' for i in range(5000)) + "/>").encode()
+    for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer no"}):
+        for method, url, body in (
+            ("POST", "/v1/translate", hostile),
+            ("GET", "/v1/translate/schema?wsdl=constructs.wsdl&operation=GetOrder", None),
+        ):
+            response = bare.request(
+                method, url, content=body, headers={"Content-Type": "text/xml", **headers}
+            )
+            assert response.status_code == 401, (url, headers, response.text)
+            assert response.headers["content-type"] == PROBLEM_JSON
+    bearer = bare.post(
+        "/v1/translate",
+        content=b"<a>1</a>",
+        headers={"Content-Type": "text/xml", "Authorization": f"Bearer {KEY}"},
+    )
+    assert bearer.status_code == 200, bearer.text
 
 
 def metric(client: TestClient, line_start: str) -> float:

@@ -4,7 +4,10 @@ that validates against the schema it names, or raises one of mmrag's domain erro
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
+
+import pytest
 
 from rag.errors import MmragError
 from translators.convert.schemaless import SCHEMALESS_SCHEMA
@@ -72,3 +75,25 @@ def test_mutated_messages_fail_cleanly_or_translate_validly(
                 assert SchemaGate(schema).reference.is_valid(result.data)
     assert outcomes["ok"] > 0
     assert outcomes["refused"] > 0
+
+
+def test_attribute_counts_around_the_cap(
+    service: TranslatorService, constructs: WsdlRef, fixtures: Path
+) -> None:
+    """Seeded counts of attributes on one element (any namespace, with and without a WSDL):
+    at most the cap translates, above it is refused at the parser; each in bounded time."""
+    rng = random.Random(13)
+    order = (fixtures / "order_response.xml").read_bytes()
+    cap = service.config.max_attributes
+    for count in sorted({cap, cap + 1, *(rng.randrange(cap // 2, 3 * cap) for _ in range(6))}):
+        names = [f'{rng.choice(("a", "x:b", "c"))}{i}="{i}"' for i in range(count)]
+        body = order.replace(b'x:flag="1"', " ".join(names).encode())
+        for wsdl in (constructs, None):
+            started = time.process_time()
+            if count > cap:
+                with pytest.raises(MmragError, match=f"more than {cap} attributes"):
+                    service.translate(body, wsdl)
+            else:
+                result = service.translate(body, wsdl)
+                assert result.data["GetOrderResponse"]["order"]["extension"]
+            assert time.process_time() - started < 0.5, count
