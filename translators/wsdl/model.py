@@ -60,9 +60,21 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class Port:
+    """A WSDL 1.1 port: the binding it uses (local name; None when none could be found),
+    its address and the SOAP version of its address element (None: not a SOAP address)."""
+
+    name: str
+    binding: str | None
+    address: str
+    soap_version: SoapVersion | None
+
+
+@dataclass(frozen=True)
 class WsdlDescription:
     location: str
     version: Literal["1.1", "2.0"]
     target_namespace: str
     operations: tuple[Operation, ...]
     endpoints: tuple[tuple[str, str], ...] = ()  # (port or endpoint name, address)
+    ports: tuple[Port, ...] = ()  # WSDL 1.1 ports, each bound (see reader.read_ports)

@@ -22,6 +22,7 @@ from translators.wsdl.model import (
     MessageBinding,
     MessagePart,
     Operation,
+    Port,
     SoapVersion,
     Style,
     Use,
@@ -41,7 +42,7 @@ from translators.xml.names import (
 )
 from translators.xsd.problems import ProblemLog
 
-__all__ = ["WsdlDocument", "read_wsdl11", "read_wsdl20"]
+__all__ = ["WsdlDocument", "read_ports", "read_wsdl11", "read_wsdl20", "soap_version"]
 
 _SOAP_BINDINGS = {WSDL11_SOAP: "1.1", WSDL11_SOAP12: "1.2"}
 
@@ -102,6 +103,7 @@ def read_wsdl11(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
     port_types = _Table("wsdl:portType", problems)
     bindings: list[tuple[str, etree._Element]] = []
     endpoints: list[tuple[str, str]] = []
+    port_nodes: list[etree._Element] = []
     for document in documents:
         tns = document.target_namespace
         for node in document.root.iterchildren(_w("message")):
@@ -112,6 +114,7 @@ def read_wsdl11(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
             bindings.append((clark(tns, node.get("name", "")), node))
         for service in document.root.iterchildren(_w("service")):
             for port in service.iterchildren(_w("port")):
+                port_nodes.append(port)
                 for address in port:
                     if isinstance(address.tag, str) and local_name(address.tag) == "address":
                         endpoints.append((port.get("name", ""), address.get("location", "")))
@@ -142,9 +145,76 @@ def read_wsdl11(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
         if name not in bound_port_types:
             operations.extend(_unbound_operations(name, port_type, messages, problems))
     first = documents[0]
+    ports = read_ports(port_nodes, bindings, problems, first.location)
     return WsdlDescription(
-        first.location, "1.1", first.target_namespace, tuple(operations), tuple(endpoints)
+        first.location, "1.1", first.target_namespace, tuple(operations), tuple(endpoints), ports
     )
+
+
+def soap_version(node: etree._Element, element: str) -> SoapVersion | None:
+    """The SOAP version of a binding's (or port's) ``soap:binding`` (``soap:address``)."""
+    for child in node:
+        if isinstance(child.tag, str) and local_name(child.tag) == element:
+            version = _SOAP_BINDINGS.get(child.tag[1:].partition("}")[0])
+            if version is not None:
+                return "1.1" if version == "1.1" else "1.2"
+    return None
+
+
+def read_ports(
+    port_nodes: Sequence[etree._Element],
+    bindings: Sequence[tuple[str, etree._Element]],
+    problems: ProblemLog,
+    location: str,
+) -> tuple[Port, ...]:
+    """Each port with the binding it uses. Lenient where WSDLs are sloppy, and says so: a
+    port whose binding reference is broken binds to the one SOAP binding of its SOAP version
+    when there is exactly one (the WSDL 1.1 spec's own StockQuote example names
+    ``tns:StockQuoteBinding`` for a binding called ``StockQuoteSoapBinding``)."""
+    table = _Table("wsdl:port", problems)
+    for name, node in bindings:
+        table.setdefault(name, node)
+    ports: list[Port] = []
+    for node in port_nodes:
+        name = node.get("name", "")
+        version = soap_version(node, "address")
+        address = next(
+            (
+                str(child.get("location", ""))
+                for child in node
+                if isinstance(child.tag, str) and local_name(child.tag) == "address"
+            ),
+            "",
+        )
+        reference = node.get("binding")
+        found = table.find(_qname(reference, node))
+        binding: str | None = None
+        if found is not None:
+            binding = local_name(next(k for k, v in table.items() if v is found))
+        else:
+            soap = [
+                (n, b)
+                for n, b in bindings
+                if soap_version(b, "binding") is not None
+                and (version is None or soap_version(b, "binding") == version)
+            ]
+            if len(soap) == 1:
+                binding = local_name(soap[0][0])
+                problems.warn(
+                    "wsdl:port",
+                    f"port {name} names binding {reference!r}, which is not defined; bound to "
+                    f"{binding}, the only SOAP{' ' + version if version else ''} binding",
+                    location,
+                )
+            else:
+                problems.error(
+                    "wsdl:port",
+                    f"port {name} names binding {reference!r}, which is not defined, and "
+                    f"{len(soap)} SOAP bindings could stand in for it; the port is not usable",
+                    location,
+                )
+        ports.append(Port(name, binding, address, version))
+    return tuple(ports)
 
 
 def _parts(

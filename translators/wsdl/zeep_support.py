@@ -29,6 +29,7 @@ from typing import Any
 from lxml import etree
 
 from rag.errors import MalformedXmlError, PayloadTooLargeError, XmlRejectedError
+from translators.wsdl.reader import soap_version as _soap_version
 from translators.wsdl.resolver import BUNDLED, DocumentResolver, ResolveRefused
 from translators.xml.names import WSDL11, local_name
 from translators.xml.parser import XmlLimits, parse_xml
@@ -111,7 +112,7 @@ class ResolvingTransport:
                 return fetched.data
 
             def _rewrite(self, root: etree._Element, location: str) -> bool:
-                changed = False
+                changed = self._bind_ports(root)
                 for node in list(root.iter()):  # _fix may remove nodes
                     if not isinstance(node.tag, str):
                         continue
@@ -121,6 +122,36 @@ class ResolvingTransport:
                         changed |= self._fix(node, "schemaLocation", location, name == "import")
                     elif namespace == WSDL11 and name == "import":
                         changed |= self._fix(node, "location", location, False)
+                return changed
+
+            def _bind_ports(self, root: etree._Element) -> bool:
+                """A port whose binding is not defined binds to the one SOAP binding of its
+                SOAP version, as the translator's reader does (zeep would drop the port).
+                Only in a WSDL that imports no other: there the bindings are all in view."""
+                if root.tag != f"{{{WSDL11}}}definitions" or root.find(f"{{{WSDL11}}}import"):
+                    return False
+                tns = root.get("targetNamespace", "")
+                bindings = {
+                    b.get("name", ""): _soap_version(b, "binding")
+                    for b in root.iterchildren(f"{{{WSDL11}}}binding")
+                }
+                changed = False
+                for port in root.iterfind(f"{{{WSDL11}}}service/{{{WSDL11}}}port"):
+                    reference = port.get("binding", "")
+                    prefix, _, name = reference.rpartition(":")
+                    if port.nsmap.get(prefix or None) == tns and name in bindings:
+                        continue
+                    version = _soap_version(port, "address")
+                    soap = [n for n, v in bindings.items() if v and (not version or v == version)]
+                    if len(soap) != 1:
+                        continue
+                    own = next((p for p, ns in port.nsmap.items() if ns == tns and p), None)
+                    if own is None:
+                        continue  # no prefix for the target namespace: leave it to zeep
+                    port.set("binding", f"{own}:{soap[0]}")
+                    self._note(f"port {port.get('name')}: binding {reference!r} is not defined; "
+                               f"bound to {soap[0]}, the only SOAP binding")  # fmt: skip
+                    changed = True
                 return changed
 
             def _fix(

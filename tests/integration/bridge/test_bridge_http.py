@@ -243,3 +243,23 @@ def test_bridge_calls_are_counted(bridge_service: BridgeService, path: str) -> N
 def _unknown_service_call(bridge_service: BridgeService) -> None:
     with bridge_service.client() as client:
         assert client.post("/v1/bridge/no-such-service/Add", json={}).status_code == 404
+
+
+def test_a_misspelt_port_binding_is_bound_leniently(
+    bridge_service: BridgeService, upstream: Upstream
+) -> None:
+    """calculator_port_typo.wsdl: both ports name bindings that do not exist (as the WSDL
+    1.1 spec's StockQuote example does); each binds to the one SOAP binding of its version,
+    and the service is callable."""
+    with bridge_service.admin() as admin:
+        registered = admin.put(
+            "/v1/admin/bridge/services/calc-typo",
+            json={"wsdl": "calculator_port_typo.wsdl", "endpoint": f"{upstream.url}/calculator"},
+        )
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["operations"] == ["Add", "Divide", "Multiply", "Subtract"]
+        with bridge_service.client() as client:
+            reply = client.post("/v1/bridge/calc-typo/Add", json={"Add": {"intA": 40, "intB": 2}})
+            assert reply.status_code == 200, reply.text
+            assert reply.json() == {"AddResponse": {"AddResult": 42}}
+        assert admin.delete("/v1/admin/bridge/services/calc-typo").status_code == 204

@@ -196,3 +196,41 @@ def test_bundled_schemas_by_file_path_need_no_roots() -> None:
     path = resources.files("translators.wsdl.bundled") / "xml.xsd"
     fetched = DocumentResolver(local_roots=()).fetch(str(path))
     assert fetched.location == "bundled:xml.xsd"
+
+
+def test_a_port_with_a_broken_binding_reference_binds_leniently(
+    tmp_path: Path, fixtures: Path
+) -> None:
+    """The WSDL 1.1 spec's StockQuote example: its port names tns:StockQuoteBinding, the
+    binding is StockQuoteSoapBinding. The one SOAP binding stands in, with a finding; so it
+    does for zeep. Two candidates are not guessed between."""
+    from translators.wsdl.zeep_support import zeep_client
+
+    wsdl = fixtures / "stockquote_spec.wsdl"
+    loaded = load_wsdl(str(wsdl), DocumentResolver.beside(wsdl))
+    port = loaded.description.ports[0]
+    assert (port.name, port.binding, port.soap_version) == (
+        "StockQuotePort",
+        "StockQuoteSoapBinding",
+        "1.1",
+    )
+    finding = next(p for p in loaded.problems if p.construct == "wsdl:port")
+    assert finding.severity == "warning"
+    assert "'tns:StockQuoteBinding', which is not defined; bound to StockQuoteSoapBinding" in (
+        finding.detail
+    )
+    with pytest.warns(UserWarning):  # zeep does not read the 2000/10 XSD namespace
+        client: Any = zeep_client(wsdl)
+    assert list(client.wsdl.services["StockQuoteService"].ports) == ["StockQuotePort"]
+
+    text = wsdl.read_text().replace(
+        "</definitions>",
+        '<binding name="Second" type="tns:StockQuotePortType"><soap:binding style="rpc" '
+        'transport="http://schemas.xmlsoap.org/soap/http"/></binding></definitions>',
+    )
+    (tmp_path / "two.wsdl").write_text(text)
+    two = load_wsdl(str(tmp_path / "two.wsdl"), DocumentResolver(local_roots=(tmp_path,)))
+    assert two.description.ports[0].binding is None
+    error = next(p for p in two.problems if p.construct == "wsdl:port")
+    assert error.severity == "error"
+    assert "2 SOAP bindings could stand in for it" in error.detail
