@@ -93,6 +93,13 @@ class ConflictError(MmragError):
     code = "conflict"
 
 
+class IdempotencyOutcomeUnknownError(ConflictError):
+    """An earlier call with this Idempotency-Key timed out after the upstream got the
+    request: it may have acted, so the bridge does not send again (``first_attempt``)."""
+
+    code = "idempotency-outcome-unknown"
+
+
 class OverloadedError(MmragError):
     """A bounded resource is full; ``retry_after_s`` says when to try again."""
 

@@ -6,7 +6,8 @@ Callers (API key -> tenant, like every data route):
 - ``GET  /v1/bridge/{service}/openapi.json``   the service's OpenAPI 3.1 document
 - ``GET  /v1/bridge/{service}/docs``           a self-contained HTML page of the same
 - ``POST /v1/bridge/{service}/{operation}``    call it: JSON in, translated JSON out;
-  ``Idempotency-Key`` replays the stored response (``Idempotent-Replayed: true``)
+  ``Idempotency-Key`` replays the stored response (``Idempotent-Replayed: true``), or answers
+  409 ``idempotency-outcome-unknown`` after a timed-out call that may have acted
 
 Administrators (``X-Admin-Key`` = ``MMRAG_BRIDGE__ADMIN_KEY``; the routes answer 404 while no
 key is configured): ``GET /v1/admin/bridge/services``, ``PUT`` and ``DELETE
@@ -116,7 +117,12 @@ async def call_operation(
 ) -> Response:
     body = await _read_limited(request, bridge.config.max_request_bytes)
     result = await bridge.call(
-        service, operation, body, tenant=tenant, idempotency_key=idempotency_key
+        service,
+        operation,
+        body,
+        tenant=tenant,
+        idempotency_key=idempotency_key,
+        request_id=getattr(request.state, "request_id", None),
     )
     return Response(result.body, status_code=result.status, headers=result.headers,
                     media_type="application/json")  # fmt: skip

@@ -14,9 +14,13 @@ blames the sender is a :class:`~rag.errors.SoapClientFaultError` (400), any othe
 :class:`~rag.errors.UpstreamUnreachableError` (502); a reply that is not well-formed SOAP of
 the operation, or any other HTTP error, :class:`~rag.errors.UpstreamInvalidError` (502).
 
-What is stored for an ``Idempotency-Key``: a 200 and a SOAP fault (the upstream answered).
-Timeouts, unreachable upstreams, invalid replies and overload release the key: there is
-nothing to replay, and whether to send again is the caller's decision.
+What is stored for an ``Idempotency-Key``: a 200 and a SOAP fault (the upstream answered),
+and the *unknown outcome* of a call of an operation not declared idempotent that timed out
+waiting for the reply: the upstream had the request and may have acted, so a retry with the
+same key gets :class:`~rag.errors.IdempotencyOutcomeUnknownError` (409, naming the first
+attempt) instead of a second send; use a new key (after checking the upstream) to send again.
+Connect timeouts, unreachable upstreams, invalid replies and overload release the key, as do
+timeouts of idempotent operations: whether to send again is the caller's decision.
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ from rag.errors import (
     BadInputError,
     ConflictError,
     IdempotencyKeyReusedError,
+    IdempotencyOutcomeUnknownError,
     MmragError,
     NotFoundError,
     PayloadTooLargeError,
     SoapClientFaultError,
     SoapFaultError,
     UpstreamInvalidError,
+    UpstreamTimeoutError,
 )
 from translators.bridge.idempotency import (
     Claim,
@@ -250,13 +256,16 @@ class Bridge:
         *,
         tenant: str,
         idempotency_key: str | None = None,
+        request_id: str | None = None,
     ) -> BridgeResponse:
         outcome = "error"
         # Metrics labels name a service and operation only once they are known to exist,
         # so no caller can mint label values.
         labels = ["-", "-"]
         try:
-            response = await self._call(name, operation, body, tenant, idempotency_key, labels)
+            response = await self._call(
+                name, operation, body, tenant, idempotency_key, labels, request_id
+            )
             outcome = "replayed" if response.replayed else "ok"
             return response
         except MmragError as exc:
@@ -274,6 +283,7 @@ class Bridge:
         tenant: str,
         key: str | None,
         labels: list[str],
+        request_id: str | None = None,
     ) -> BridgeResponse:
         loaded = await self.service(name)
         bound = loaded.operation(operation)
@@ -301,7 +311,7 @@ class Bridge:
             assert claim.response is not None
             if self.listener.on_replay is not None:
                 self.listener.on_replay(name, operation)
-            return _replay(claim.response)
+            return _replay(claim.response, name, operation)
         if claim.state == "mismatch":
             raise IdempotencyKeyReusedError(
                 "this Idempotency-Key was used with a different request body",
@@ -314,7 +324,7 @@ class Bridge:
                 service=name,
                 operation=operation,
             )
-        return await self._run_claimed(loaded, bound, data, scoped, claim, fingerprint)
+        return await self._run_claimed(loaded, bound, data, scoped, claim, fingerprint, request_id)
 
     async def _run_claimed(
         self,
@@ -324,6 +334,7 @@ class Bridge:
         scoped: str,
         claim: Claim,
         fingerprint: str,
+        request_id: str | None = None,
     ) -> BridgeResponse:
         ttl = float(self.config.idempotency_ttl_s)
         try:
@@ -331,6 +342,16 @@ class Bridge:
         except SoapFaultError as exc:
             stored = StoredResponse(0, b"", {"error": _error_record(exc)})
             await self.store.complete(scoped, claim, fingerprint, stored, ttl_s=ttl)
+            raise
+        except UpstreamTimeoutError as exc:
+            if bound.idempotent or exc.extra.get("phase") == "connect":
+                await asyncio.shield(self.store.release(scoped, claim))
+                raise
+            # The upstream had the request: it may have acted. Never send it again.
+            first = _first_attempt(exc, request_id)
+            stored = StoredResponse(0, b"", {"outcome_unknown": json.dumps(first)})
+            await asyncio.shield(self.store.complete(scoped, claim, fingerprint, stored, ttl_s=ttl))
+            exc.extra["idempotency"] = "outcome-unknown: this Idempotency-Key will not send again"
             raise
         except BaseException:
             await asyncio.shield(self.store.release(scoped, claim))
@@ -474,7 +495,31 @@ def _error_record(exc: SoapFaultError) -> str:
     )
 
 
-def _replay(stored: StoredResponse) -> BridgeResponse:
+def _first_attempt(exc: UpstreamTimeoutError, request_id: str | None) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    return {
+        "request_id": request_id,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "problem": exc.code,
+        "detail": exc.detail,
+        "attempts": exc.extra.get("attempts", 1),
+    }
+
+
+def _replay(stored: StoredResponse, service: str, operation: str) -> BridgeResponse:
+    unknown = stored.headers.get("outcome_unknown")
+    if unknown is not None:
+        first = json.loads(unknown)
+        named = f" (request {first['request_id']})" if first.get("request_id") else ""
+        raise IdempotencyOutcomeUnknownError(
+            f"the first call with this Idempotency-Key{named} timed out at {first['at']} after "
+            "the upstream got the request; it may have acted, so it is not sent again. "
+            "Check the upstream, then use a new key to send again",
+            service=service,
+            operation=operation,
+            first_attempt=first,
+        )
     error = stored.headers.get("error")
     if error is not None:
         record = json.loads(error)

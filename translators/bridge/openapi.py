@@ -55,7 +55,9 @@ _ERRORS: dict[str, str] = {
     "400": "The upstream answered a SOAP Fault whose code blames the request (Client/Sender)",
     "401": "Missing or invalid API key",
     "404": "No such service or operation",
-    "409": "A request with this Idempotency-Key is still running",
+    "409": "A request with this Idempotency-Key is still running, or an earlier one timed out "
+    "after the upstream got it (`idempotency-outcome-unknown`, naming `first_attempt`): "
+    "not sent again",
     "413": "The request body is too large",
     "422": "The body fails the input schema (`errors` names the fields), or the "
     "Idempotency-Key was used with another body",

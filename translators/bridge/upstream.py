@@ -157,6 +157,7 @@ class Upstream:
                 f"{self.name}: no {what} from the upstream within "
                 f"{self.limits.connect_timeout_s if what == 'connect' else self.limits.timeout_s}s",
                 service=self.name,
+                phase=what,  # "reply": the upstream had the request and may have acted on it
             ) from exc
         except httpx.TransportError as exc:
             outcome = "unreachable"

@@ -85,13 +85,49 @@ def test_a_fault_is_replayed_and_a_timeout_is_not_stored(
         assert again["fault"] == first["fault"]
         assert again["replayed"] is True
         assert upstream.count("/calculator", "Divide") == before + 1
-        slow = {"Multiply": {"intA": 2, "intB": 2}}
+        # An idempotent operation's timeout stores nothing: the same key may try again.
+        slow = {"Add": {"intA": 2, "intB": 2}}
         path = "/slow/2000/calculator"
-        slow_before = upstream.count(path, "Multiply")
+        slow_before = upstream.count(path, "Add")
+        _problem(client.post("/v1/bridge/calc-slow/Add", json=slow), 504, "upstream-timeout")
+        _problem(client.post("/v1/bridge/calc-slow/Add", json=slow), 504, "upstream-timeout")
+        assert upstream.count(path, "Add") == slow_before + 4  # two calls, one retry each
+
+
+def test_a_timed_out_non_idempotent_call_is_never_sent_again(
+    service: BridgeService, upstream: Upstream
+) -> None:
+    """Multiply is not idempotent: it timed out after the upstream got it, so the upstream
+    may have multiplied. The same key answers 409 outcome-unknown naming the first attempt,
+    without sending; a new key sends."""
+    key = uuid.uuid4().hex
+    slow = {"Multiply": {"intA": 2, "intB": 2}}
+    path = "/slow/2000/calculator"
+    before = upstream.count(path, "Multiply")
+    with service.client(**{"Idempotency-Key": key}) as client:
+        first = client.post("/v1/bridge/calc-slow/Multiply", json=slow)
+        timed_out = _problem(first, 504, "upstream-timeout")
+        assert "outcome-unknown" in str(timed_out["idempotency"])
+        for _ in range(2):
+            again = _problem(
+                client.post("/v1/bridge/calc-slow/Multiply", json=slow),
+                409,
+                "idempotency-outcome-unknown",
+            )
+            attempt = again["first_attempt"]
+            assert isinstance(attempt, dict)
+            assert attempt["request_id"] == first.headers["X-Request-ID"]
+            assert attempt["problem"] == "upstream-timeout"
+            assert first.headers["X-Request-ID"] in str(again["detail"])
+        # another body under the same key is still a reused key, not a new call
+        other = client.post(
+            "/v1/bridge/calc-slow/Multiply", json={"Multiply": {"intA": 3, "intB": 3}}
+        )
+        _problem(other, 422, "idempotency-key-reused")
+    assert upstream.count(path, "Multiply") == before + 1
+    with service.client(**{"Idempotency-Key": uuid.uuid4().hex}) as client:
         _problem(client.post("/v1/bridge/calc-slow/Multiply", json=slow), 504, "upstream-timeout")
-        # nothing was stored for the timeout: the same key may try again (the caller's choice)
-        _problem(client.post("/v1/bridge/calc-slow/Multiply", json=slow), 504, "upstream-timeout")
-        assert upstream.count(path, "Multiply") == slow_before + 2
+    assert upstream.count(path, "Multiply") == before + 2
 
 
 def test_concurrent_requests_with_one_key_reach_the_upstream_once(
