@@ -1,6 +1,7 @@
 """The SOAP-to-REST bridge over HTTP.
 
-Callers (API key -> tenant, like every data route):
+Callers (API key -> tenant, like every data route). A tenant sees, reads and calls only the
+services whose record names it (``tenants``); any other is a 404, as if it did not exist:
 
 - ``GET  /v1/bridge``                          registered services and their operations
 - ``GET  /v1/bridge/{service}/openapi.json``   the service's OpenAPI 3.1 document
@@ -65,7 +66,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 @router.get("/v1/bridge", summary="Bridged SOAP services and their operations")
 async def list_services(bridge: Bridge, tenant: Tenant) -> dict[str, Any]:
     services = []
-    for name, spec in sorted(bridge.registry.all().items()):
+    for name, spec in sorted(bridge.visible(tenant).items()):
         entry: dict[str, Any] = {"name": name, "openapi": f"/v1/bridge/{name}/openapi.json"}
         try:
             loaded = await bridge.service(name)
@@ -82,6 +83,7 @@ async def list_services(bridge: Bridge, tenant: Tenant) -> dict[str, Any]:
 async def service_openapi(service: str, bridge: Bridge, tenant: Tenant) -> JSONResponse:
     from translators.bridge.openapi import openapi_document
 
+    bridge.authorize(service, tenant)
     loaded = await bridge.service(service)
     return JSONResponse(openapi_document(loaded))
 
@@ -92,6 +94,7 @@ async def service_openapi(service: str, bridge: Bridge, tenant: Tenant) -> JSONR
 async def service_docs(service: str, bridge: Bridge, tenant: Tenant) -> HTMLResponse:
     from translators.bridge.openapi import openapi_document
 
+    bridge.authorize(service, tenant)
     loaded = await bridge.service(service)
     return HTMLResponse(_docs_page(openapi_document(loaded)))
 

@@ -116,6 +116,15 @@ def add(
         ),
     ] = None,
     description: Annotated[str, typer.Option("--description", help="Shown in the docs.")] = "",
+    tenants: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tenant",
+            "-t",
+            help="Tenant (API-key name) that may call it (repeat; '*': every tenant, not "
+            "with credentials). Default: the default tenant only.",
+        ),
+    ] = None,
 ) -> None:
     """Register (or replace) a SOAP service; prints its operations.
 
@@ -144,6 +153,7 @@ def add(
         "idempotent": tuple(idempotent or ()),
         "description": description,
         "target_schemas": _target_schemas(target_schema or []),
+        "tenants": tuple(tenants) if tenants else None,
     }
     user = basic_user or wsse_user
     if user:
@@ -171,6 +181,7 @@ def add(
         raise _fail(exc) from None
     verb = "replaced" if replaced else "added"
     typer.echo(f"{verb} {name}: {len(loaded.operations)} operation(s) at {loaded.address}")
+    typer.echo(f"  tenants: {', '.join(spec.public()['tenants'])}")
     for operation in sorted(loaded.operations):
         mark = " (idempotent)" if loaded.operations[operation].idempotent else ""
         typer.echo(f"  POST /v1/bridge/{name}/{operation}{mark}")
@@ -221,7 +232,7 @@ def list_services(
         typer.echo("no services registered (mmrag bridge add NAME WSDL)")
     for entry in out:
         where = entry.get("address") or entry.get("error")
-        typer.echo(f"{entry['name']}  {where}")
+        typer.echo(f"{entry['name']}  {where}  tenants: {', '.join(entry['tenants'])}")
         idempotent = set(entry.get("idempotent", ()))
         for operation in entry.get("operations", []):
             typer.echo(f"  {operation}{' (idempotent)' if operation in idempotent else ''}")
@@ -250,7 +261,9 @@ def call(
     idempotency_key: Annotated[
         str | None, typer.Option("--idempotency-key", help="Replay a stored response.")
     ] = None,
-    tenant: Annotated[str, typer.Option(help="Tenant that scopes idempotency keys.")] = "default",
+    tenant: Annotated[
+        str, typer.Option(help="Call on behalf of this tenant (the service must name it).")
+    ] = "default",
 ) -> None:
     """Call an operation with JSON; prints the translated reply."""
     from rag.errors import MmragError

@@ -58,7 +58,7 @@ from translators.bridge.idempotency import (
 )
 from translators.bridge.registry import ServiceRegistry
 from translators.bridge.soap import BoundOperation, LoadedService, bind_service
-from translators.bridge.spec import ServiceSpec
+from translators.bridge.spec import DEFAULT_TENANT, ServiceSpec
 from translators.bridge.upstream import AttemptListener, Upstream, UpstreamLimits, UpstreamReply
 from translators.compiled import CompiledWsdl
 from translators.convert.jsonout import dumps
@@ -151,6 +151,13 @@ class Bridge:
         """Open a pool for every registered service (WSDLs still load on first use)."""
         for spec in self.registry.all().values():
             self._upstream(spec)
+            if spec.tenants is None and self.settings.api.keys:
+                logger.warning(
+                    "bridge service %s names no tenants: only the %r tenant may call it "
+                    "(set its tenants with the admin API or mmrag bridge add --tenant)",
+                    spec.name,
+                    DEFAULT_TENANT,
+                )
 
     async def aclose(self) -> None:
         upstreams = [u for _, u in self._upstreams.values()] + self._retired
@@ -204,6 +211,18 @@ class Bridge:
                 location=location,
             ) from exc
         return bind_service(spec, compiled, client, wsdl_path=location)
+
+    def authorize(self, name: str, tenant: str) -> ServiceSpec:
+        """The service ``tenant`` may use; one it may not is "not found", in the same words
+        as a service that does not exist (the tenant learns nothing of it)."""
+        spec = self.registry.all().get(name)
+        if spec is None or not spec.allows(tenant):
+            raise NotFoundError(f"no bridge service named {name!r}", service=name)
+        return spec
+
+    def visible(self, tenant: str) -> dict[str, ServiceSpec]:
+        """The services ``tenant`` may use, by name."""
+        return {n: s for n, s in self.registry.all().items() if s.allows(tenant)}
 
     async def service(self, name: str) -> LoadedService:
         spec = self.registry.get(name)
@@ -285,6 +304,7 @@ class Bridge:
         labels: list[str],
         request_id: str | None = None,
     ) -> BridgeResponse:
+        self.authorize(name, tenant)  # before anything else: upstream credentials included
         loaded = await self.service(name)
         bound = loaded.operation(operation)
         labels[:] = [name, operation]

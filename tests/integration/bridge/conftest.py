@@ -102,6 +102,13 @@ def services(upstream_url: str) -> list[dict[str, Any]]:
         return f"{upstream_url}{path}"
 
     return [
+        service | {"tenants": service.get("tenants", list(KEYS))}
+        for service in _services(calc, refused, at)
+    ]
+
+
+def _services(calc: str, refused: str, at: Callable[[str], str]) -> list[dict[str, Any]]:
+    return [
         {"name": "calc", "wsdl": calc, "endpoint": at("/calculator"), "idempotent": ["Add"]},
         {"name": "numbers", "wsdl": "number_conversion.wsdl", "endpoint": at("/numbers")},
         {
@@ -132,6 +139,7 @@ def services(upstream_url: str) -> list[dict[str, Any]]:
             "wsdl": calc,
             "endpoint": at("/auth/calculator"),
             "auth": {"kind": "basic", "username": "alice", "password": "wonderland"},
+            "tenants": ["acme"],  # alice's credentials are acme's: globex may not use them
         },
         {
             "name": "calc-basic-wrong",

@@ -41,7 +41,11 @@ def test_register_a_corpus_wsdl_read_its_openapi_and_call_it(
     admin = bridge_service.admin()
     registered = admin.put(
         "/v1/admin/bridge/services/temperature",
-        json={"wsdl": "temp_convert.wsdl", "endpoint": f"{upstream.url}/temperature"},
+        json={
+            "wsdl": "temp_convert.wsdl",
+            "endpoint": f"{upstream.url}/temperature",
+            "tenants": ["acme"],
+        },
     )
     assert registered.status_code == 201, registered.text
     assert registered.json()["operations"] == ["CelsiusToFahrenheit", "FahrenheitToCelsius"]
@@ -82,7 +86,11 @@ def test_register_an_allowlisted_wsdl_url(
     with bridge_service.admin() as admin:
         registered = admin.put(
             "/v1/admin/bridge/services/calc-remote",
-            json={"wsdl": f"{upstream.url}/calculator?wsdl", "idempotent": ["Add"]},
+            json={
+                "wsdl": f"{upstream.url}/calculator?wsdl",
+                "idempotent": ["Add"],
+                "tenants": ["*"],
+            },
         )
         assert registered.status_code == 201, registered.text
         assert registered.json()["operations"] == ["Add", "Divide", "Multiply", "Subtract"]
@@ -109,6 +117,7 @@ def test_a_target_schema_maps_the_reply(bridge_service: BridgeService, upstream:
                 "wsdl": "calculator.wsdl",
                 "endpoint": f"{upstream.url}/calculator",
                 "target_schemas": {"Add": target},
+                "tenants": ["acme"],
             },
         )
         assert registered.status_code == 201, registered.text
@@ -254,7 +263,11 @@ def test_a_misspelt_port_binding_is_bound_leniently(
     with bridge_service.admin() as admin:
         registered = admin.put(
             "/v1/admin/bridge/services/calc-typo",
-            json={"wsdl": "calculator_port_typo.wsdl", "endpoint": f"{upstream.url}/calculator"},
+            json={
+                "wsdl": "calculator_port_typo.wsdl",
+                "endpoint": f"{upstream.url}/calculator",
+                "tenants": ["acme"],
+            },
         )
         assert registered.status_code == 201, registered.text
         assert registered.json()["operations"] == ["Add", "Divide", "Multiply", "Subtract"]

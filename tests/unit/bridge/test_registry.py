@@ -106,3 +106,25 @@ def test_a_bad_config_file_is_a_config_error(tmp_path: Path, content: str, match
 def test_invalid_specs_are_refused(fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         ServiceSpec.model_validate({"name": "calc", "wsdl": "x.wsdl", **fields})
+
+
+def test_tenants_of_a_service() -> None:
+    from rag.api.auth import DEFAULT_TENANT as API_DEFAULT
+    from translators.bridge.spec import DEFAULT_TENANT
+
+    assert DEFAULT_TENANT == API_DEFAULT  # a request without API keys is that tenant
+    unset = ServiceSpec(name="s", wsdl="x.wsdl")
+    assert unset.allows("default")
+    assert not unset.allows("acme")
+    assert unset.public()["tenants"] == ["default"]
+    assert "tenants" not in unset.stored()  # an old record stays as it was written
+    named = ServiceSpec(name="s", wsdl="x.wsdl", tenants=("acme", " acme", "globex"))
+    assert named.tenants == ("acme", "globex")
+    assert named.allows("globex")
+    assert not named.allows("default")
+    assert ServiceSpec(name="s", wsdl="x.wsdl", tenants=("*",)).allows("anyone")
+    auth = {"kind": "basic", "username": "u", "password": "p"}
+    with pytest.raises(ValidationError, match="must name its tenants"):
+        ServiceSpec.model_validate({"name": "s", "wsdl": "x", "auth": auth, "tenants": ["*"]})
+    with pytest.raises(ValidationError, match="at least one tenant"):
+        ServiceSpec(name="s", wsdl="x.wsdl", tenants=())
