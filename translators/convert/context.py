@@ -8,6 +8,7 @@ from lxml import etree
 
 from rag.errors import MessageMismatchError, PayloadTooLargeError
 from translators.xml.names import SOAP11_ENC, SOAP12_ENC, SOAP12_ENV, XSI
+from translators.xml.namespaces import NamespaceScopes
 
 __all__ = ["ConversionContext", "mismatch"]
 
@@ -63,6 +64,7 @@ class ConversionContext:
     _ids: dict[str, etree._Element] | None = None
     _referenced: set[str] | None = None
     _expanding: set[str] = field(default_factory=set)
+    namespaces: NamespaceScopes = field(default_factory=NamespaceScopes)  # nsmap, per scope
 
     def count(self, element: etree._Element) -> None:
         self.nodes += 1

@@ -141,7 +141,7 @@ class SchemalessConverter:
         return out
 
     def _typed(self, element: etree._Element, type_name: str, ctx: ConversionContext) -> Any:
-        name = resolve_prefixed(type_name, dict(element.nsmap))
+        name = resolve_prefixed(type_name, ctx.namespaces.of(element))
         if name is None:
             ctx.warn(f"xsi:type {type_name!r} uses an undeclared prefix; read as text")
             return _UNTYPED

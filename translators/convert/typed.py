@@ -73,7 +73,7 @@ class TypedConverter:
     def _instance_type(
         self, element: etree._Element, type_attr: str, declared: XsdType, ctx: ConversionContext
     ) -> tuple[XsdType, str | None]:
-        name = resolve_prefixed(type_attr, dict(element.nsmap))
+        name = resolve_prefixed(type_attr, ctx.namespaces.of(element))
         found = self.schemas.type(name) if name is not None else None
         if found is None:
             if not (isinstance(declared, ComplexType) and declared.is_any):
@@ -255,7 +255,7 @@ class TypedConverter:
         if isinstance(item_type, ComplexType) and item_type.is_any:
             declared = element.get(_ARRAY_TYPE)
             if declared:
-                name = resolve_prefixed(declared.partition("[")[0], dict(element.nsmap))
+                name = resolve_prefixed(declared.partition("[")[0], ctx.namespaces.of(element))
                 found = self.schemas.type(name) if name else None
                 if found is not None:
                     item_type = found

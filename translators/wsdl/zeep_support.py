@@ -128,7 +128,10 @@ class ResolvingTransport:
                 """A port whose binding is not defined binds to the one SOAP binding of its
                 SOAP version, as the translator's reader does (zeep would drop the port).
                 Only in a WSDL that imports no other: there the bindings are all in view."""
-                if root.tag != f"{{{WSDL11}}}definitions" or root.find(f"{{{WSDL11}}}import"):
+                if (
+                    root.tag != f"{{{WSDL11}}}definitions"
+                    or root.find(f"{{{WSDL11}}}import") is not None
+                ):
                     return False
                 tns = root.get("targetNamespace", "")
                 bindings = {

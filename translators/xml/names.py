@@ -7,6 +7,7 @@ what lxml reports as ``element.tag``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 XSD: Final = "http://www.w3.org/2001/XMLSchema"
@@ -56,7 +57,7 @@ def namespace_of(name: str) -> str:
 
 
 def resolve_prefixed(
-    value: str, nsmap: dict[str | None, str], *, default_ns: bool = True
+    value: str, nsmap: Mapping[str | None, str], *, default_ns: bool = True
 ) -> str | None:
     """Resolve a ``prefix:local`` QName value against a namespace map.
 

@@ -93,3 +93,38 @@ def test_text_input_is_a_programming_error() -> None:
 def test_limits_reject_a_depth_libxml2_cannot_honour() -> None:
     with pytest.raises(ValueError, match="max_depth"):
         XmlLimits(max_depth=1000)
+
+
+def test_namespace_scopes_agree_with_nsmap() -> None:
+    """NamespaceScopes.of(e) == e.nsmap everywhere: default namespaces, shadowed prefixes,
+    small scopes merged and big ones chained."""
+    import random
+    from collections import ChainMap
+
+    from lxml import etree
+
+    from translators.xml.namespaces import NamespaceScopes
+
+    rng = random.Random(7)
+
+    def element(depth: int) -> str:
+        names = {rng.choice(("", "a", "b", "c")) + str(rng.randrange(40)) for _ in range(70)}
+        count = rng.choice((0, 0, 1, 3, 70))
+        declared = sorted(names)[:count] + ([""] if rng.random() < 0.2 else [])
+        declarations = " ".join(
+            f'xmlns{":" + n if n else ""}="urn:{depth}:{i}"'
+            for i, n in enumerate(
+                dict.fromkeys(n if n[:1].isalpha() or not n else "p" + n for n in declared)
+            )
+        )
+        inner = "".join(element(depth + 1) for _ in range(rng.randrange(3))) if depth < 6 else ""
+        return f"<e {declarations}>{inner}</e>"
+
+    chained = 0
+    for _ in range(20):
+        root = etree.fromstring(element(0).encode())
+        scopes = NamespaceScopes()
+        for node in root.iter():
+            assert dict(scopes.of(node)) == dict(node.nsmap)
+            chained += isinstance(scopes.of(node), ChainMap)
+    assert chained  # the big-scope path ran too
