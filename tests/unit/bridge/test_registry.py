@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from rag.errors import BadInputError, ConfigError, NotFoundError
+from tests.conftest import SettingsFactory
 from translators.bridge.registry import ServiceRegistry
 from translators.bridge.spec import ServiceSpec
 
@@ -128,3 +129,30 @@ def test_tenants_of_a_service() -> None:
         ServiceSpec.model_validate({"name": "s", "wsdl": "x", "auth": auth, "tenants": ["*"]})
     with pytest.raises(ValidationError, match="at least one tenant"):
         ServiceSpec(name="s", wsdl="x.wsdl", tenants=())
+
+
+def test_records_without_tenants_are_named_at_start_up(
+    make_settings: SettingsFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With API keys set, a record naming no tenants answers only the default tenant: the
+    bridge says so at start-up, and a keyed tenant is told the service does not exist."""
+    import asyncio
+    import logging
+
+    from translators.bridge import Bridge
+
+    settings = make_settings(api={"keys": {"acme": "k"}})
+    bridge = Bridge(settings)
+    bridge.registry.put(_spec("old"))
+    bridge.registry.put(_spec("new", tenants=["acme"]))
+    with caplog.at_level(logging.WARNING, logger="translators.bridge.bridge"):
+        asyncio.run(bridge.start())
+        asyncio.run(bridge.aclose())
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("bridge service old names no tenants" in m for m in warned)
+    assert not any("service new" in m for m in warned)
+    assert bridge.authorize("new", "acme").name == "new"
+    with pytest.raises(NotFoundError, match="no bridge service named 'old'"):
+        bridge.authorize("old", "acme")
+    assert set(bridge.visible("acme")) == {"new"}
+    assert set(bridge.visible("default")) == {"old"}
