@@ -27,7 +27,10 @@ def _all_attributes() -> etree.XPath:
 
 def attribute_items(element: etree._Element) -> list[tuple[str, str]]:
     """``element.items()``: (Clark name, value) pairs in document order, in linear time."""
-    if len(element.attrib) <= _FEW:
-        return [(str(k), str(v)) for k, v in element.items()]
+    count = len(element.attrib)
+    if not count:
+        return []
+    if count <= _FEW:
+        return element.items()  # type: ignore[no-any-return]  # str pairs for an element
     found: list[etree._ElementUnicodeResult] = _all_attributes()(element)
     return [(str(a.attrname), str(a)) for a in found]
