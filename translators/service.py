@@ -5,8 +5,11 @@ MTOM/XOP multipart body) and, with a WSDL, returns the typed JSON of the operati
 belongs to; without one, the schema-less JSON. A SOAP Fault raises
 :class:`~rag.errors.SoapFaultError`; bad or hostile XML raises the parser's errors; a message
 that does not fit its operation raises :class:`~rag.errors.MessageMismatchError` unless the
-caller (or the settings) asked for the flagged schema-less fallback. Every returned
-translation has been validated against the schema it names.
+caller (or the settings) chose otherwise: the default policy, ``declare``, keeps what does
+not fit with the best type the XML supports and lists every deviation (see
+:mod:`translators.convert.deviations`); ``error`` refuses; ``schemaless`` falls back to the
+flagged schema-less convention. Every returned translation has been validated against the
+schema it names (with deviations: the operation's schema widened exactly at them).
 """
 
 from __future__ import annotations
@@ -24,8 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from rag.errors import BadInputError, MessageMismatchError, MmragError, NotFoundError
 from translators.compiled import CompiledMessage, CompiledWsdl
 from translators.convert.context import ConversionContext
+from translators.convert.deviations import Deviation, widen
 from translators.convert.envelope import Envelope, fault_error, open_envelope
-from translators.convert.message import convert_body, convert_headers, shape_matches
+from translators.convert.message import (
+    convert_body,
+    convert_headers,
+    renamed_matches,
+    shape_matches,
+)
 from translators.convert.mtom import inline_xop, is_multipart, split_multipart
 from translators.convert.schemaless import SCHEMALESS_SCHEMA, Arrays, SchemalessConverter
 from translators.mapping.llm import CachedLLM
@@ -47,7 +56,25 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["TranslateOptions", "TranslatorService", "WsdlRef"]
 
-OnMismatch = Literal["error", "schemaless"]
+OnMismatch = Literal["declare", "error", "schemaless"]
+# Facet keywords: a value the converter produced that breaks one is a "facet" deviation.
+_FACETS = frozenset(
+    {
+        "pattern",
+        "minLength",
+        "maxLength",
+        "enum",
+        "const",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minItems",
+        "maxItems",
+        "multipleOf",
+    }
+)
+_MAX_CANDIDATES = 4
 _SCHEMALESS_GATE = SchemaGate(SCHEMALESS_SCHEMA)
 
 
@@ -181,7 +208,8 @@ class TranslatorService:
         self, xml: bytes, wsdl: WsdlRef | None = None, options: TranslateOptions | None = None
     ) -> Translation:
         options = options or TranslateOptions()
-        root, attachments = self._parse(xml, options.content_type)
+        declare = wsdl is not None and self._policy(options) == "declare"
+        root, attachments = self._parse(xml, options.content_type, lenient=declare)
         envelope = open_envelope(root)
         compiled = self.load(wsdl) if wsdl is not None else None
         if envelope.fault is not None:
@@ -198,8 +226,11 @@ class TranslatorService:
             translation = apply_target(self, translation, options, compiled)
         return translation
 
+    def _policy(self, options: TranslateOptions) -> OnMismatch:
+        return options.on_mismatch or self.config.on_mismatch
+
     def _parse(
-        self, xml: bytes, content_type: str | None
+        self, xml: bytes, content_type: str | None, *, lenient: bool = False
     ) -> tuple[etree._Element, list[dict[str, Any]]]:
         if len(xml) > self.message_limits.max_bytes:
             # parse_xml says the same; checking first keeps a huge multipart body unsplit.
@@ -207,7 +238,8 @@ class TranslatorService:
         if is_multipart(xml, content_type):
             multipart = split_multipart(xml, content_type)
             root = parse_xml(multipart.root, self.message_limits, what="message")
-            return root, inline_xop(root, multipart.attachments)
+            # Lenient: a reference to a missing part stays as its cid: text (a deviation).
+            return root, inline_xop(root, multipart.attachments, keep_missing=lenient)
         return parse_xml(xml, self.message_limits, what="message"), []
 
     def _fault(self, envelope: Envelope, compiled: CompiledWsdl | None) -> Exception:
@@ -267,7 +299,7 @@ class TranslatorService:
     def _typed(
         self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
     ) -> Translation:
-        on_mismatch = options.on_mismatch or self.config.on_mismatch
+        on_mismatch = self._policy(options)
         first_error: MessageMismatchError | None = None
         try:
             candidates = self._candidates(compiled, envelope, options)
@@ -302,10 +334,101 @@ class TranslatorService:
                 warnings=tuple(ctx.warnings),
             )
         assert first_error is not None
+        if on_mismatch == "declare":
+            declared = self._declared(compiled, envelope, options, candidates)
+            if declared is not None:
+                return declared
         if on_mismatch != "schemaless":
             raise first_error
         logger.info("schema-less fallback: %s", first_error.detail)
         return self._schemaless(envelope, options, reason=first_error.detail)
+
+    def _declared(
+        self,
+        compiled: CompiledWsdl,
+        envelope: Envelope,
+        options: TranslateOptions,
+        candidates: list[CompiledMessage],
+    ) -> Translation | None:
+        """The lenient conversion: the candidate with the fewest deviations, or None when
+        none converts (the strict error then stands)."""
+        if not candidates and compiled.loaded.kind != "xsd":
+            candidates = self._renamed_candidates(compiled, envelope, options)
+        best: tuple[int, Translation] | None = None
+        for message in candidates[:_MAX_CANDIDATES]:
+            try:
+                translation = self._lenient(message, envelope, compiled)
+            except MessageMismatchError:
+                continue
+            if best is None or len(translation.deviations) < best[0]:
+                best = (len(translation.deviations), translation)
+        return best[1] if best is not None else None
+
+    def _renamed_candidates(
+        self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
+    ) -> list[CompiledMessage]:
+        """Messages whose single part the body may be under another name (the ``wrapper``
+        deviation): named after the operation, or, with the operation given, any rpc reply."""
+        operations = (
+            compiled.find_operations(options.operation)
+            if options.operation is not None
+            else list(compiled.operations)
+        )
+        directions: tuple[Direction, ...] = (
+            (options.direction,) if options.direction else ("output", "input")
+        )
+        found: list[CompiledMessage] = []
+        for operation in operations:
+            for direction in directions:
+                if operation.message(direction) is None:
+                    continue
+                message = compiled.message(operation, direction)
+                if not renamed_matches(message.shape, envelope.messages):
+                    continue
+                if options.operation is None and message.shape.body[0].rpc_wrapper:
+                    from translators.convert.message import wrapper_named
+
+                    if not wrapper_named(message.shape, envelope.messages[0].tag):
+                        continue  # an arbitrary wrapper only when the operation is given
+                found.append(message)
+        return found
+
+    def _lenient(
+        self, message: CompiledMessage, envelope: Envelope, compiled: CompiledWsdl
+    ) -> Translation:
+        deviations: list[Deviation] = []
+        ctx = ConversionContext(
+            max_nodes=self.config.max_output_nodes,
+            encoded=message.shape.encoded,
+            scope=envelope.body,
+            deviations=deviations,
+        )
+        data = convert_body(message.shape, envelope.messages, compiled.converter, ctx)
+        headers = convert_headers(message.shape, envelope.headers, compiled.converter, ctx)
+        schema = _settle(message.schema, data, deviations, "body", "message")
+        header_schema = _settle(message.header_schema, headers, deviations, "headers", "headers")
+        if not deviations:  # only warnings (e.g. a wrapper renamed as SOAP allows)
+            schema_id, widened = message.schema_id, None
+        else:
+            schema_id, widened = str(schema["$id"]), schema
+        operation = message.operation
+        return Translation(
+            data,
+            schema_id,
+            "typed",
+            operation=operation.name if operation else message.shape.operation,
+            binding=operation.binding if operation else None,
+            direction=message.direction,
+            soap_version=envelope.soap_version,
+            headers=headers or None,
+            warnings=tuple(ctx.warnings),
+            deviations=tuple(deviations),
+            base_schema_id=message.schema_id if deviations else None,
+            widened_schema=widened,
+            widened_header_schema=header_schema
+            if header_schema is not message.header_schema
+            else None,
+        )
 
     def _candidates(
         self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
@@ -370,6 +493,72 @@ class TranslatorService:
         return CachedLLM(
             backend, self.state_dir / "llm-cache", timeout_s=self.config.llm_timeout_s
         ), None
+
+
+def _settle(
+    schema: dict[str, Any],
+    instance: Any,
+    deviations: list[Deviation],
+    part: Literal["body", "headers"],
+    what: str,
+) -> dict[str, Any]:
+    """The schema widened at the deviations of ``part``; a facet the converter does not
+    check (pattern, length, enumeration, range) becomes a deviation too. Raises when the
+    instance still fails (the lenient conversion then does not apply)."""
+    from jsonschema import Draft202012Validator
+
+    own = [d for d in deviations if d.part == part]
+    widened = widen(schema, own) if own else schema
+    for _ in range(3):
+        errors = list(Draft202012Validator(widened).iter_errors(instance))
+        if not errors:
+            return widened
+        added = False
+        for error in errors:
+            path = tuple(error.absolute_path)
+            value = error.instance
+            if isinstance(value, dict | list) or not _is_facet(error):
+                continue
+            if any(d.path == path and d.part == part for d in deviations):
+                continue
+            expected = describe_error(error)
+            deviations.append(
+                Deviation(
+                    path, "facet", expected[:200], repr(value)[:80], part, admits=_json_kind(value)
+                )
+            )
+            added = True
+        if not added:
+            break
+        own = [d for d in deviations if d.part == part]
+        widened = widen(schema, own)
+    error = best_match_error(widened, instance)
+    where = "/" + "/".join(str(p) for p in error.absolute_path) if error is not None else "/"
+    reason = describe_error(error) if error is not None else "schema validation failed"
+    raise MessageMismatchError(
+        f"the translated {what} fails its schema at {where}, even widened: {reason}", path=where
+    )
+
+
+def _is_facet(error: Any) -> bool:
+    if str(error.validator) in _FACETS:
+        return True
+    if str(error.validator) in ("anyOf", "oneOf") and error.context:
+        return any(str(e.validator) in _FACETS for e in error.context)
+    return False
+
+
+def _json_kind(value: Any) -> dict[str, Any]:
+    from translators.convert.deviations import json_type_schema
+
+    return json_type_schema(value)
+
+
+def best_match_error(schema: dict[str, Any], instance: Any) -> Any:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    return best_match(Draft202012Validator(schema).iter_errors(instance))
 
 
 def _validate(gate: SchemaGate, instance: Any, what: str) -> None:

@@ -55,6 +55,7 @@ from translators.bridge.soap import BoundOperation, LoadedService, bind_service
 from translators.bridge.spec import ServiceSpec
 from translators.bridge.upstream import AttemptListener, Upstream, UpstreamLimits, UpstreamReply
 from translators.compiled import CompiledWsdl
+from translators.convert.deviations import header_value
 from translators.convert.jsonout import dumps
 from translators.service import TranslateOptions, TranslatorService, WsdlRef
 from translators.wsdl.loader import load_wsdl
@@ -90,6 +91,7 @@ class BridgeListener:
     on_call: Callable[[str, str, str], None] | None = None  # service, operation, outcome
     on_attempt: AttemptListener | None = None  # service, outcome, seconds
     on_replay: Callable[[str, str], None] | None = None  # service, operation
+    on_deviation: Callable[[str], None] | None = None  # deviation kind, once per deviation
 
 
 class _PinnedTranslator(TranslatorService):
@@ -396,6 +398,11 @@ class Bridge:
             headers["X-Translation-Fallback"] = ",".join(kinds)
         if translation.warnings:
             headers["X-Translation-Warnings"] = str(len(translation.warnings))
+        if translation.deviations:
+            headers["X-Translation-Deviations"] = header_value(translation.deviations)
+            if self.listener.on_deviation is not None:
+                for deviation in translation.deviations:
+                    self.listener.on_deviation(deviation.kind)
         headers["X-Upstream-Attempts"] = str(reply.attempts)
         return BridgeResponse(
             200, dumps(translation.data).encode(), headers, attempts=reply.attempts
