@@ -148,7 +148,8 @@ class TypedConverter:
         """A value its type refuses: raise (strict), or keep it with the best type the text
         supports and record why (lenient)."""
         if ctx.deviations is None:
-            prefix = f"attribute {at[-1]!s}: " if at else ""
+            where = str(at[-1]) if at else ""
+            prefix = f"attribute {where[1:]}: " if where.startswith("@") else ""
             raise mismatch(element, prefix + str(exc)) from None
         stripped = text.strip()
         expected = f"{_type_label(simple)}: {exc}"
