@@ -206,6 +206,7 @@ def test_widening_is_exact_at_array_items(service: TranslatorService, wsdl: Wsdl
     translation = declared(service, wsdl, xml)
     assert translation.data["GetResponse"]["item"] == [1, "x"]
     assert kinds(translation) == [("lexical", "/GetResponse/item/1")]
+    assert translation.widened_schema is not None
     widened = Draft202012Validator(translation.widened_schema)
     assert not widened.is_valid({"GetResponse": {"name": "a", "item": ["x", 1]}})
     assert not widened.is_valid({"GetResponse": {"name": "a", "item": [1, "x"], "flag": "x"}})
@@ -262,7 +263,7 @@ def test_the_header_is_compact_and_bounded() -> None:
 
 
 def test_widen_inlines_references_without_touching_other_uses() -> None:
-    schema = {
+    schema: dict[str, Any] = {
         "$id": "urn:x",
         "type": "object",
         "properties": {"a": {"$ref": "#/$defs/T"}, "b": {"$ref": "#/$defs/T"}},
