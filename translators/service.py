@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from rag.errors import BadInputError, MessageMismatchError, MmragError, NotFoundError
 from translators.compiled import CompiledMessage, CompiledWsdl
 from translators.convert.context import ConversionContext
-from translators.convert.deviations import Deviation, widen
+from translators.convert.deviations import Deviation, widen, widened_id
 from translators.convert.envelope import Envelope, fault_error, open_envelope
+from translators.convert.jsonout import dumps
 from translators.convert.message import (
     convert_body,
     convert_headers,
@@ -121,6 +122,7 @@ class TranslatorService:
         self._http = http if http is not None else httpx_fetcher
         self._cache: OrderedDict[tuple[Any, ...], CompiledWsdl] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._widened = _WidenedCache()
         self.message_limits = XmlLimits.for_messages(self.config)
         self.document_limits = XmlLimits.for_documents(self.config)
 
@@ -354,15 +356,22 @@ class TranslatorService:
         none converts (the strict error then stands)."""
         if not candidates and compiled.loaded.kind != "xsd":
             candidates = self._renamed_candidates(compiled, envelope, options)
-        best: tuple[int, Translation] | None = None
-        for message in candidates[:_MAX_CANDIDATES]:
+        # Convert every candidate leniently (cheap), then settle the schema (validation, the
+        # costly part) in order of fewest deviations; the first that settles wins.
+        converted: list[tuple[int, int, _Lenient]] = []
+        for order, message in enumerate(candidates[:_MAX_CANDIDATES]):
             try:
-                translation = self._lenient(message, envelope, compiled)
+                lenient = self._lenient_convert(message, envelope, compiled)
             except MessageMismatchError:
                 continue
-            if best is None or len(translation.deviations) < best[0]:
-                best = (len(translation.deviations), translation)
-        return best[1] if best is not None else None
+            converted.append((len(lenient.deviations), order, lenient))
+        converted.sort(key=lambda c: c[:2])
+        for _, _, lenient in converted:
+            try:
+                return self._settled(lenient, envelope)
+            except MessageMismatchError:
+                continue
+        return None
 
     def _renamed_candidates(
         self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
@@ -393,9 +402,9 @@ class TranslatorService:
                 found.append(message)
         return found
 
-    def _lenient(
+    def _lenient_convert(
         self, message: CompiledMessage, envelope: Envelope, compiled: CompiledWsdl
-    ) -> Translation:
+    ) -> _Lenient:
         deviations: list[Deviation] = []
         ctx = ConversionContext(
             max_nodes=self.config.max_output_nodes,
@@ -405,8 +414,15 @@ class TranslatorService:
         )
         data = convert_body(message.shape, envelope.messages, compiled.converter, ctx)
         headers = convert_headers(message.shape, envelope.headers, compiled.converter, ctx)
-        schema = _settle(message.schema, data, deviations, "body", "message")
-        header_schema = _settle(message.header_schema, headers, deviations, "headers", "headers")
+        return _Lenient(message, data, headers, deviations, ctx)
+
+    def _settled(self, lenient: _Lenient, envelope: Envelope) -> Translation:
+        message, data, headers = lenient.message, lenient.data, lenient.headers
+        deviations, ctx = lenient.deviations, lenient.ctx
+        schema = self._widened.settle(message.schema, data, deviations, "body", "message")
+        header_schema = self._widened.settle(
+            message.header_schema, headers, deviations, "headers", "headers"
+        )
         if not deviations:  # only warnings (e.g. a wrapper renamed as SOAP allows)
             schema_id, widened = message.schema_id, None
         else:
@@ -495,20 +511,82 @@ class TranslatorService:
         ), None
 
 
+@dataclass
+class _Lenient:
+    message: CompiledMessage
+    data: dict[str, Any]
+    headers: dict[str, Any]
+    deviations: list[Deviation]
+    ctx: ConversionContext
+
+
+class _WidenedCache:
+    """Widened schemas and their validators by widened id (the base id plus a digest of the
+    deviations): a service that deviates keeps deviating the same way, so the schema is
+    built once and, from its second use, validated by the compiled fast path (when it
+    needs no ``prefixItems``, which fastjsonschema does not implement)."""
+
+    def __init__(self, size: int = 256) -> None:
+        # widened id -> (schema, fast gate once earned, uses, fast path possible)
+        self._entries: OrderedDict[str, tuple[dict[str, Any], SchemaGate | None, int, bool]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+        self.size = size
+
+    def settle(
+        self,
+        schema: dict[str, Any],
+        instance: Any,
+        deviations: list[Deviation],
+        part: Literal["body", "headers"],
+        what: str,
+    ) -> dict[str, Any]:
+        own = [d for d in deviations if d.part == part]
+        if not own:
+            gate = None
+            widened = schema
+        else:
+            key = widened_id(str(schema.get("$id", "")), own)
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                    widened, gate, uses, fast = entry
+                    if gate is None and uses >= 1 and fast:
+                        gate = SchemaGate(widened)
+                    self._entries[key] = (widened, gate, uses + 1, fast)
+            if entry is None:
+                widened = widen(schema, own)
+                gate = None
+        if gate is not None and gate.is_valid(instance):
+            return widened
+        settled = _settle(schema, widened, instance, deviations, part, what)
+        if own or settled is not schema:
+            key = str(settled["$id"])
+            fast = "prefixItems" not in dumps(settled)
+            with self._lock:
+                if key not in self._entries:
+                    self._entries[key] = (settled, None, 0, fast)
+                    while len(self._entries) > self.size:
+                        self._entries.popitem(last=False)
+        return settled
+
+
 def _settle(
     schema: dict[str, Any],
+    widened: dict[str, Any],
     instance: Any,
     deviations: list[Deviation],
     part: Literal["body", "headers"],
     what: str,
 ) -> dict[str, Any]:
-    """The schema widened at the deviations of ``part``; a facet the converter does not
-    check (pattern, length, enumeration, range) becomes a deviation too. Raises when the
-    instance still fails (the lenient conversion then does not apply)."""
+    """``schema`` widened at the deviations of ``part`` (``widened``: that, already built);
+    a facet the converter does not check (pattern, length, enumeration, range) becomes a
+    deviation too. Raises when the instance still fails (the lenient conversion then does
+    not apply)."""
     from jsonschema import Draft202012Validator
 
-    own = [d for d in deviations if d.part == part]
-    widened = widen(schema, own) if own else schema
     for _ in range(3):
         errors = list(Draft202012Validator(widened).iter_errors(instance))
         if not errors:

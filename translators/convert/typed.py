@@ -253,7 +253,7 @@ class TypedConverter:
         by_name = layout.by_name
         lenient = ctx.deviations is not None
         path = ctx.path
-        repeated: set[str] = set()
+        repeated: set[str] | None = None
         for child in element:
             tag = child.tag
             if child.tail:
@@ -277,6 +277,8 @@ class TypedConverter:
             else:
                 path.append(key)
                 if key in out:
+                    if repeated is None:
+                        repeated = set()
                     if key not in repeated:
                         ctx.deviate(
                             "repeated",
