@@ -48,6 +48,9 @@ class CompiledWsdl:
         self.values = ValueConverters()
         self.converter = TypedConverter(loaded.schemas, self.layouts, self.values)
         self._messages: dict[tuple[str, str | None], CompiledMessage] = {}
+        # The translator's candidate messages per (body element names, SOAP version,
+        # operation, direction): insertion-ordered, bounded by the translator.
+        self.candidate_cache: dict[tuple[Any, ...], list[CompiledMessage]] = {}
         self._lock = threading.RLock()
 
     @property

@@ -76,6 +76,7 @@ _FACETS = frozenset(
     }
 )
 _MAX_CANDIDATES = 4
+_CANDIDATE_CACHE = 512  # candidate lists remembered per compiled WSDL
 _SCHEMALESS_GATE = SchemaGate(SCHEMALESS_SCHEMA)
 
 
@@ -123,6 +124,7 @@ class TranslatorService:
         self._cache: OrderedDict[tuple[Any, ...], CompiledWsdl] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._widened = _WidenedCache()
+        self._default_policy: OnMismatch = self.config.on_mismatch
         self.message_limits = XmlLimits.for_messages(self.config)
         self.document_limits = XmlLimits.for_documents(self.config)
 
@@ -229,7 +231,7 @@ class TranslatorService:
         return translation
 
     def _policy(self, options: TranslateOptions) -> OnMismatch:
-        return options.on_mismatch or self.config.on_mismatch
+        return options.on_mismatch or self._default_policy
 
     def _parse(
         self, xml: bytes, content_type: str | None, *, lenient: bool = False
@@ -450,7 +452,31 @@ class TranslatorService:
         self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
     ) -> list[CompiledMessage]:
         """The operation messages this envelope may carry, best first (given, or inferred
-        from the body's element names; ties keep the WSDL's order)."""
+        from the body's element names; ties keep the WSDL's order). They depend only on the
+        body's element names, the SOAP version and the options, so they are remembered per
+        compiled WSDL (a bounded LRU)."""
+        key = (
+            tuple(m.tag for m in envelope.messages),
+            envelope.soap_version,
+            options.operation,
+            options.direction,
+        )
+        cache = compiled.candidate_cache
+        found = cache.get(key)
+        if found is not None:
+            return found
+        found = self._find_candidates(compiled, envelope, options)
+        if len(envelope.messages) > 16:
+            return found  # keys stay small
+        with self._cache_lock:
+            cache[key] = found
+            while len(cache) > _CANDIDATE_CACHE:
+                del cache[next(iter(cache))]
+        return found
+
+    def _find_candidates(
+        self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
+    ) -> list[CompiledMessage]:
         if compiled.loaded.kind == "xsd":
             if len(envelope.messages) != 1:
                 raise MessageMismatchError("a schema-only translation expects one body element")
