@@ -29,7 +29,6 @@ from translators.compiled import CompiledMessage, CompiledWsdl
 from translators.convert.context import ConversionContext
 from translators.convert.deviations import Deviation, widen, widened_id
 from translators.convert.envelope import Envelope, fault_error, open_envelope
-from translators.convert.jsonout import dumps
 from translators.convert.message import (
     convert_body,
     convert_headers,
@@ -549,12 +548,13 @@ class _Lenient:
 class _WidenedCache:
     """Widened schemas and their validators by widened id (the base id plus a digest of the
     deviations): a service that deviates keeps deviating the same way, so the schema is
-    built once and, from its second use, validated by the compiled fast path (when it
-    needs no ``prefixItems``, which fastjsonschema does not implement)."""
+    built once and, from its second use, validated by the compiled fast path
+    (fastjsonschema, which does not implement ``prefixItems``, gets the draft-7 spelling:
+    ``items`` as a list plus ``additionalItems``)."""
 
     def __init__(self, size: int = 256) -> None:
-        # widened id -> (schema, fast gate once earned, uses, fast path possible)
-        self._entries: OrderedDict[str, tuple[dict[str, Any], SchemaGate | None, int, bool]] = (
+        # widened id -> (schema, fast gate once earned, uses)
+        self._entries: OrderedDict[str, tuple[dict[str, Any], SchemaGate | None, int]] = (
             OrderedDict()
         )
         self._lock = threading.Lock()
@@ -578,10 +578,10 @@ class _WidenedCache:
                 entry = self._entries.get(key)
                 if entry is not None:
                     self._entries.move_to_end(key)
-                    widened, gate, uses, fast = entry
-                    if gate is None and uses >= 1 and fast:
-                        gate = SchemaGate(widened)
-                    self._entries[key] = (widened, gate, uses + 1, fast)
+                    widened, gate, uses = entry
+                    if gate is None and uses >= 1:
+                        gate = SchemaGate(_draft7_arrays(widened))
+                    self._entries[key] = (widened, gate, uses + 1)
             if entry is None:
                 widened = widen(schema, own)
                 gate = None
@@ -590,13 +590,34 @@ class _WidenedCache:
         settled = _settle(schema, widened, instance, deviations, part, what)
         if own or settled is not schema:
             key = str(settled["$id"])
-            fast = "prefixItems" not in dumps(settled)
             with self._lock:
                 if key not in self._entries:
-                    self._entries[key] = (settled, None, 0, fast)
+                    self._entries[key] = (settled, None, 0)
                     while len(self._entries) > self.size:
                         self._entries.popitem(last=False)
         return settled
+
+
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
+
+
+def _draft7_arrays(schema: Any) -> Any:
+    """``prefixItems`` + ``items`` (2020-12) as ``items: [...]`` + ``additionalItems`` (the
+    draft-7 spelling fastjsonschema implements); the rest unchanged."""
+    if isinstance(schema, list):
+        return [_draft7_arrays(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        key: {k: _draft7_arrays(v) for k, v in value.items()}
+        if key in _SCHEMA_MAPS and isinstance(value, dict)
+        else _draft7_arrays(value)
+        for key, value in schema.items()
+    }
+    if "prefixItems" in out:
+        out["additionalItems"] = out.pop("items", True)
+        out["items"] = out.pop("prefixItems")
+    return out
 
 
 def _settle(

@@ -290,3 +290,36 @@ def test_widen_inlines_references_without_touching_other_uses() -> None:
     assert not validator.is_valid({"a": {"v": 1}, "b": {"v": "x"}})
     assert not validator.is_valid({"a": {}, "b": {}})
     assert schema["$defs"]["T"]["required"] == ["v"]  # the base schema is untouched
+
+
+def test_a_repeated_deviation_takes_the_cached_fast_path(
+    service: TranslatorService, wsdl: WsdlRef
+) -> None:
+    xml = reply("<t:name>a</t:name><t:item>1</t:item><t:item>x</t:item>")
+    results = [service.translate(xml, wsdl) for _ in range(4)]  # 3rd on: compiled gate
+    assert len({r.schema_id for r in results}) == 1
+    assert all(r.data == results[0].data for r in results)
+    assert all(kinds(r) == [("lexical", "/GetResponse/item/1")] for r in results)
+    # The compiled gate (draft-7 array spelling) still refuses what the widening does not
+    # admit: the same deviation key with another value at a non-deviating item.
+    other = reply("<t:name>a</t:name><t:item>y</t:item><t:item>x</t:item>")
+    assert [d.pointer for d in service.translate(other, wsdl).deviations] == [
+        "/GetResponse/item/0",
+        "/GetResponse/item/1",
+    ]
+
+
+def test_the_fast_gate_spelling_of_a_widened_schema_agrees(
+    service: TranslatorService, wsdl: WsdlRef
+) -> None:
+    from translators.schema.gate import SchemaGate
+    from translators.service import _draft7_arrays
+
+    xml = reply("<t:name>a</t:name><t:item>1</t:item><t:item>x</t:item>")
+    widened = service.translate(xml, wsdl).widened_schema
+    assert widened is not None
+    fast = SchemaGate(_draft7_arrays(widened))
+    assert fast.is_valid({"GetResponse": {"name": "a", "item": [1, "x"]}})
+    assert fast.is_valid({"GetResponse": {"name": "a", "item": [1, "x", 3]}})
+    assert not fast.is_valid({"GetResponse": {"name": "a", "item": ["x", 1]}})
+    assert not fast.is_valid({"GetResponse": {"name": "a", "item": [1, "x", "y"]}})
