@@ -51,6 +51,8 @@ class CompiledWsdl:
         # The translator's candidate messages per (body element names, SOAP version,
         # operation, direction): insertion-ordered, bounded by the translator.
         self.candidate_cache: dict[tuple[Any, ...], list[CompiledMessage]] = {}
+        # Keys of the same kind whose messages needed the lenient conversion (an ordered set).
+        self.deviating_shapes: dict[tuple[Any, ...] | None, None] = {}
         self._lock = threading.RLock()
 
     @property

@@ -308,6 +308,14 @@ class TranslatorService:
             candidates = self._candidates(compiled, envelope, options)
         except MessageMismatchError as exc:
             candidates, first_error = [], exc
+        # A body shape that deviated last time likely deviates again: under "declare", go
+        # straight to the lenient conversion (which, on a message that fits, gives the same
+        # result as the strict one, with no deviations).
+        deviating = _shape_key(envelope, options) if on_mismatch == "declare" else None
+        if candidates and deviating in compiled.deviating_shapes:
+            declared = self._declared(compiled, envelope, options, candidates)
+            if declared is not None:
+                return declared
         for index, message in enumerate(candidates):
             ctx = ConversionContext(
                 max_nodes=self.config.max_output_nodes,
@@ -340,6 +348,12 @@ class TranslatorService:
         if on_mismatch == "declare":
             declared = self._declared(compiled, envelope, options, candidates)
             if declared is not None:
+                if candidates and len(envelope.messages) <= 16:
+                    with self._cache_lock:
+                        shapes = compiled.deviating_shapes
+                        shapes[deviating] = None
+                        while len(shapes) > _CANDIDATE_CACHE:
+                            del shapes[next(iter(shapes))]
                 return declared
         if on_mismatch != "schemaless":
             raise first_error
@@ -420,9 +434,16 @@ class TranslatorService:
     def _settled(self, lenient: _Lenient, envelope: Envelope) -> Translation:
         message, data, headers = lenient.message, lenient.data, lenient.headers
         deviations, ctx = lenient.deviations, lenient.ctx
-        schema = self._widened.settle(message.schema, data, deviations, "body", "message")
+        schema = self._widened.settle(
+            message.schema, data, deviations, "body", "message", base_gate=message.validator
+        )
         header_schema = self._widened.settle(
-            message.header_schema, headers, deviations, "headers", "headers"
+            message.header_schema,
+            headers,
+            deviations,
+            "headers",
+            "headers",
+            base_gate=message.header_validator,
         )
         if not deviations:  # only warnings (e.g. a wrapper renamed as SOAP allows)
             schema_id, widened = message.schema_id, None
@@ -454,12 +475,7 @@ class TranslatorService:
         from the body's element names; ties keep the WSDL's order). They depend only on the
         body's element names, the SOAP version and the options, so they are remembered per
         compiled WSDL (a bounded LRU)."""
-        key = (
-            tuple(m.tag for m in envelope.messages),
-            envelope.soap_version,
-            options.operation,
-            options.direction,
-        )
+        key = _shape_key(envelope, options)
         cache = compiled.candidate_cache
         found = cache.get(key)
         if found is not None:
@@ -567,10 +583,12 @@ class _WidenedCache:
         deviations: list[Deviation],
         part: Literal["body", "headers"],
         what: str,
+        *,
+        base_gate: SchemaGate | None = None,
     ) -> dict[str, Any]:
         own = [d for d in deviations if d.part == part]
         if not own:
-            gate = None
+            gate = base_gate
             widened = schema
         else:
             key = widened_id(str(schema.get("$id", "")), own)
@@ -599,6 +617,16 @@ class _WidenedCache:
 
 
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
+
+
+def _shape_key(envelope: Envelope, options: TranslateOptions) -> tuple[Any, ...]:
+    """What candidate selection depends on: body element names, SOAP version, options."""
+    return (
+        tuple(m.tag for m in envelope.messages),
+        envelope.soap_version,
+        options.operation,
+        options.direction,
+    )
 
 
 def _draft7_arrays(schema: Any) -> Any:

@@ -323,3 +323,14 @@ def test_the_fast_gate_spelling_of_a_widened_schema_agrees(
     assert fast.is_valid({"GetResponse": {"name": "a", "item": [1, "x", 3]}})
     assert not fast.is_valid({"GetResponse": {"name": "a", "item": ["x", 1]}})
     assert not fast.is_valid({"GetResponse": {"name": "a", "item": [1, "x", "y"]}})
+
+
+def test_after_a_deviation_a_fitting_message_is_translated_as_before(
+    service: TranslatorService, wsdl: WsdlRef
+) -> None:
+    declared(service, wsdl, reply('<t:name xsi:nil="true"/>'))  # this body shape deviated
+    fitting = reply("<t:name>a</t:name><t:item>1</t:item>")
+    lenient_first = service.translate(fitting, wsdl)  # goes straight to the lenient path
+    strict = service.translate(fitting, wsdl, TranslateOptions(on_mismatch="error"))
+    assert lenient_first.deviations == ()
+    assert lenient_first.as_dict() == strict.as_dict()
