@@ -570,9 +570,11 @@ class _WidenedCache:
 
     def __init__(self, size: int = 256) -> None:
         # widened id -> (schema, fast gate once earned, uses)
-        self._entries: OrderedDict[str, tuple[dict[str, Any], SchemaGate | None, int]] = (
-            OrderedDict()
-        )
+        # Keyed by (widened id, title): WSDLs with the same content share schema ids but
+        # each schema's title names its own file.
+        self._entries: OrderedDict[
+            tuple[str, str], tuple[dict[str, Any], SchemaGate | None, int]
+        ] = OrderedDict()
         self._lock = threading.Lock()
         self.size = size
 
@@ -591,7 +593,7 @@ class _WidenedCache:
             gate = base_gate
             widened = schema
         else:
-            key = widened_id(str(schema.get("$id", "")), own)
+            key = (widened_id(str(schema.get("$id", "")), own), str(schema.get("title", "")))
             with self._lock:
                 entry = self._entries.get(key)
                 if entry is not None:
@@ -607,7 +609,7 @@ class _WidenedCache:
             return widened
         settled = _settle(schema, widened, instance, deviations, part, what)
         if own or settled is not schema:
-            key = str(settled["$id"])
+            key = (str(settled["$id"]), str(schema.get("title", "")))
             with self._lock:
                 if key not in self._entries:
                     self._entries[key] = (settled, None, 0)

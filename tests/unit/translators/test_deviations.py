@@ -334,3 +334,20 @@ def test_after_a_deviation_a_fitting_message_is_translated_as_before(
     strict = service.translate(fitting, wsdl, TranslateOptions(on_mismatch="error"))
     assert lenient_first.deviations == ()
     assert lenient_first.as_dict() == strict.as_dict()
+
+
+def test_identical_wsdls_in_two_files_each_name_their_own_widened_schema(
+    service: TranslatorService, tmp_path: Path
+) -> None:
+    xml = reply('<t:name xsi:nil="true"/>')
+    titles = []
+    for name in ("a.wsdl", "b.wsdl"):
+        path = tmp_path / name
+        path.write_text(WSDL, encoding="utf-8")
+        ref = WsdlRef(path=path)
+        translation = declared(service, ref, xml)
+        base = service.schema(ref, "Get", "output")
+        assert translation.widened_schema == widen(base, translation.deviations)
+        titles.append(str(translation.widened_schema["title"]))
+    assert "a.wsdl" in titles[0]
+    assert "b.wsdl" in titles[1]
