@@ -1,7 +1,12 @@
 """Fidelity over every node-soap request/response sample: does the translation validate
 against the generated schema and carry every leaf value of the XML, with the right type?
 
-    /work/main/.venv/bin/python -m bench.translate_fidelity [--root DIR] [--json OUT]
+    PYTHONPATH=. .venv/bin/python -m bench.translate_fidelity --root ../shared/data/wsdl_soap
+
+Messages are translated with the default policy (``declare``): a message that does not fit
+its WSDL is translated anyway, its deviations listed, and it must validate against the schema
+the translation names (the operation's, widened at the deviations), carry every leaf, and
+name a widened schema that is exactly the base one widened at its deviations.
 
 For each ``request.xml``/``response.xml`` beside a ``soap.wsdl``:
 
@@ -25,6 +30,7 @@ import json
 import sys
 import warnings
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,7 @@ from lxml import etree
 from eval.translator_leaves import check_leaves
 from rag.errors import MalformedXmlError, MessageMismatchError, SoapFaultError
 from rag.settings import Settings
+from translators.convert.deviations import widen
 from translators.convert.envelope import open_envelope
 from translators.service import TranslateOptions, TranslatorService, WsdlRef
 from translators.xml.parser import parse_xml
@@ -43,10 +50,15 @@ from translators.xml.parser import parse_xml
 class MessageFidelity:
     case: str
     file: str
-    outcome: str  # faithful | unfaithful | fault | refused-invalid | refused-disputed | ...
+    outcome: str  # faithful | declared | unfaithful | fault | refused-invalid | ...
     leaves: int = 0
     problems: list[str] = field(default_factory=list)
     schemaless_leaves_ok: bool | None = None
+    deviations: list[str] = field(default_factory=list)  # kinds, one per deviation
+    strict_refusal: str | None = None  # with deviations: why on_mismatch=error refuses
+    xmlschema: str | None = None
+    reference_leaves: int = 0  # node-soap's own JSON (request.json / response.json)
+    reference_found: int = 0
 
 
 # -- xmlschema cross-check -----------------------------------------------------------------
@@ -117,6 +129,7 @@ def check_one(service: TranslatorService, case: str, wsdl: Path, path: Path) -> 
             else "refused-unconfirmed"
         )
         fallback = service.translate(xml, ref, TranslateOptions(on_mismatch="schemaless"))
+
         leaves, problems = check_leaves(root, fallback.data)
         return MessageFidelity(
             case,
@@ -139,23 +152,116 @@ def check_one(service: TranslatorService, case: str, wsdl: Path, path: Path) -> 
             else translation.operation,
             "input" if translation.direction == "input" else "output",
         )
+        if translation.deviations:
+            # The named schema must be the base one widened at exactly the deviations.
+            rebuilt = widen(schema, [d for d in translation.deviations if d.part == "body"])
+            if translation.widened_schema != rebuilt or rebuilt["$id"] != translation.schema_id:
+                found.append("schema: the named schema is not the base widened at the deviations")
+            schema = rebuilt
         errors = list(Draft202012Validator(schema).iter_errors(translation.data))
         found += [f"schema: {e.message[:120]}" for e in errors]
     leaves, leaf_problems = check_leaves(root, translation.data)
     found += leaf_problems
-    return MessageFidelity(case, path.name, "unfaithful" if found else "faithful", leaves, found)
+    ref_leaves, ref_found = reference_leaves(path, translation.data)
+    if not translation.deviations:
+        outcome = "unfaithful" if found else "faithful"
+        return MessageFidelity(
+            case, path.name, outcome, leaves, found,
+            reference_leaves=ref_leaves, reference_found=ref_found,
+        )  # fmt: skip
+    try:
+        service.translate(xml, ref, TranslateOptions(on_mismatch="error"))
+        strict = "accepted"
+    except MessageMismatchError as exc:
+        strict = exc.detail
+    return MessageFidelity(
+        case,
+        path.name,
+        "unfaithful" if found else "declared",
+        leaves,
+        found,
+        deviations=[d.kind for d in translation.deviations],
+        strict_refusal=strict,
+        xmlschema=xmlschema_verdict(wsdl, root),
+        reference_leaves=ref_leaves,
+        reference_found=ref_found,
+    )
+
+
+def _scalars(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _scalars(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _scalars(item, out)
+    elif value is not None:
+        text = str(value).strip()
+        if isinstance(value, bool):
+            text = text.lower()
+        out.append(text)
+
+
+def reference_leaves(path: Path, data: Any) -> tuple[int, int]:
+    """node-soap's own JSON for this message (``response.json`` beside ``response.xml``):
+    how many of its scalar values, and how many of them our JSON carries (numbers compared
+    by value, strings as written)."""
+    reference = path.with_suffix(".json")
+    if not reference.is_file():
+        return 0, 0
+    try:
+        expected_json = json.loads(reference.read_text(encoding="utf-8"))
+    except ValueError:
+        return 0, 0
+    expected: list[str] = []
+    ours: list[str] = []
+    _scalars(expected_json, expected)
+    _scalars(data, ours)
+    pool = collections.Counter(_norm(v) for v in ours)
+    hits = 0
+    for value in expected:
+        key = _norm(value)
+        if pool[key] > 0:
+            pool[key] -= 1
+            hits += 1
+    return len(expected), hits
+
+
+def _norm(text: str) -> str:
+    try:
+        return str(Decimal(text).normalize())
+    except (ArithmeticError, ValueError):
+        return " ".join(text.split())
 
 
 def summarise(results: list[MessageFidelity]) -> dict[str, Any]:
     counts = collections.Counter(r.outcome for r in results)
-    typed = counts["faithful"] + counts["unfaithful"]
+    kinds = collections.Counter(k for r in results for k in r.deviations)
+    responses = [r for r in results if r.file == "response.xml"]
+    well_formed = [r for r in responses if r.outcome not in ("malformed-xml",)]
+    typed = counts["faithful"] + counts["unfaithful"] + counts["declared"]
     refused = counts["refused-invalid"] + counts["refused-unconfirmed"] + counts["refused-disputed"]
     return {
         "messages": len(results),
         "outcomes": dict(sorted(counts.items())),
         "typed_translations": typed,
-        "typed_fidelity": round(counts["faithful"] / typed, 4) if typed else None,
-        "leaves_checked": sum(r.leaves for r in results if r.outcome == "faithful"),
+        "typed_fidelity": round((counts["faithful"] + counts["declared"]) / typed, 4)
+        if typed
+        else None,
+        "leaves_checked": sum(r.leaves for r in results if r.outcome in ("faithful", "declared")),
+        "declared": counts["declared"],
+        "deviations_by_kind": dict(kinds.most_common()),
+        "responses_well_formed": len(well_formed),
+        "responses_translated_every_leaf": sum(
+            1 for r in well_formed if r.outcome in ("faithful", "declared")
+        ),
+        "responses_refused": {
+            f"{r.case}/{r.file}": r.problems[0][:160]
+            for r in well_formed
+            if r.outcome not in ("faithful", "declared", "fault")
+        },
+        "node_soap_reference_leaves": sum(r.reference_leaves for r in results),
+        "node_soap_reference_found": sum(r.reference_found for r in results),
         "refused": refused,
         "refusals_confirmed_by_xmlschema": counts["refused-invalid"],
         "refusals_disputed_by_xmlschema": counts["refused-disputed"],
@@ -180,9 +286,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {outcome:<20} {count:>4}")
     if summary["typed_fidelity"] is not None:
         print(
-            f"  typed translations faithful: {summary['typed_fidelity']:.1%} "
-            f"({summary['leaves_checked']} leaves checked)"
+            f"  typed translations faithful (deviations declared included): "
+            f"{summary['typed_fidelity']:.1%} ({summary['leaves_checked']} leaves checked)"
         )
+    print(f"  declared deviations by kind: {summary['deviations_by_kind']}")
+    print(
+        f"  well-formed responses translated with every leaf: "
+        f"{summary['responses_translated_every_leaf']} of {summary['responses_well_formed']}"
+        f" (faults count as structured errors)"
+    )
+    print(
+        f"  node-soap's own JSON: {summary['node_soap_reference_found']} of "
+        f"{summary['node_soap_reference_leaves']} of its scalar values in ours"
+    )
     print(
         f"  refusals confirmed by xmlschema: {summary['refusals_confirmed_by_xmlschema']}"
         f" of {summary['refused']}; disputed: {summary['refusals_disputed_by_xmlschema']}"
@@ -190,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     every_leaf = summary["schemaless_fallback_carries_every_leaf"]
     print(f"  schema-less fallback carries every leaf: {every_leaf}")
     for r in results:
-        if r.outcome not in ("faithful", "fault"):
+        if r.outcome == "declared":
+            print(f"  {r.outcome:<20} {r.case}/{r.file}: {', '.join(sorted(set(r.deviations)))}")
+        elif r.outcome not in ("faithful", "fault"):
             print(f"  {r.outcome:<20} {r.case}/{r.file}: {' | '.join(r.problems[:2])[:220]}")
     if args.json:
         args.json.write_text(

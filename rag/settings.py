@@ -154,7 +154,9 @@ class TranslatorSettings(_Section):
     remote_timeout_s: float = Field(default=10.0, gt=0)
     wsdl_dir: Path | None = None
     cache_size: int = Field(default=32, ge=1)
-    on_mismatch: Literal["error", "schemaless"] = "error"
+    # declare: keep misfits typed as the XML allows and list them; error: refuse;
+    # schemaless: the flagged schema-less fallback.
+    on_mismatch: Literal["declare", "error", "schemaless"] = "declare"
     llm_max_tokens: int = Field(default=384, ge=16, le=8192)
     llm_timeout_s: float = Field(default=120.0, gt=0)
     max_samples: int = Field(default=5, ge=1, le=100)

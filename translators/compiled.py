@@ -48,6 +48,11 @@ class CompiledWsdl:
         self.values = ValueConverters()
         self.converter = TypedConverter(loaded.schemas, self.layouts, self.values)
         self._messages: dict[tuple[str, str | None], CompiledMessage] = {}
+        # The translator's candidate messages per (body element names, SOAP version,
+        # operation, direction): insertion-ordered, bounded by the translator.
+        self.candidate_cache: dict[tuple[Any, ...], list[CompiledMessage]] = {}
+        # Keys of the same kind whose messages needed the lenient conversion (an ordered set).
+        self.deviating_shapes: dict[tuple[Any, ...] | None, None] = {}
         self._lock = threading.RLock()
 
     @property

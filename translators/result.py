@@ -4,7 +4,10 @@ caller should know about how it was made (warnings, fallbacks, attachments, mapp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from translators.convert.deviations import Deviation
 
 __all__ = ["Fallback", "FallbackKind", "Translation"]
 
@@ -42,6 +45,12 @@ class Translation:
     mapping: dict[str, Any] | None = None
     source_schema_id: str | None = None  # when mapped: the schema of the typed source JSON
     extra: dict[str, Any] = field(default_factory=dict)
+    # Declared deviations (policy "declare"): ``schema_id`` then names the operation's schema
+    # widened at exactly these paths (``widened_schema``); ``base_schema_id`` the operation's.
+    deviations: tuple[Deviation, ...] = ()
+    base_schema_id: str | None = None
+    widened_schema: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    widened_header_schema: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The response body: fixed key order, nothing that varies between runs."""
@@ -56,6 +65,10 @@ class Translation:
         }
         if self.headers:
             body["headers"] = self.headers
+        if self.base_schema_id is not None:
+            body["base_schema"] = self.base_schema_id
+        if self.deviations:
+            body["deviations"] = [d.as_dict() for d in self.deviations]
         if self.source_schema_id is not None:
             body["source_schema"] = self.source_schema_id
         if self.mapping is not None:

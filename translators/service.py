@@ -5,8 +5,11 @@ MTOM/XOP multipart body) and, with a WSDL, returns the typed JSON of the operati
 belongs to; without one, the schema-less JSON. A SOAP Fault raises
 :class:`~rag.errors.SoapFaultError`; bad or hostile XML raises the parser's errors; a message
 that does not fit its operation raises :class:`~rag.errors.MessageMismatchError` unless the
-caller (or the settings) asked for the flagged schema-less fallback. Every returned
-translation has been validated against the schema it names.
+caller (or the settings) chose otherwise: the default policy, ``declare``, keeps what does
+not fit with the best type the XML supports and lists every deviation (see
+:mod:`translators.convert.deviations`); ``error`` refuses; ``schemaless`` falls back to the
+flagged schema-less convention. Every returned translation has been validated against the
+schema it names (with deviations: the operation's schema widened exactly at them).
 """
 
 from __future__ import annotations
@@ -24,8 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from rag.errors import BadInputError, MessageMismatchError, MmragError, NotFoundError
 from translators.compiled import CompiledMessage, CompiledWsdl
 from translators.convert.context import ConversionContext
+from translators.convert.deviations import Deviation, widen, widened_id
 from translators.convert.envelope import Envelope, fault_error, open_envelope
-from translators.convert.message import convert_body, convert_headers, shape_matches
+from translators.convert.message import (
+    convert_body,
+    convert_headers,
+    renamed_matches,
+    shape_matches,
+)
 from translators.convert.mtom import inline_xop, is_multipart, split_multipart
 from translators.convert.schemaless import SCHEMALESS_SCHEMA, Arrays, SchemalessConverter
 from translators.mapping.llm import CachedLLM
@@ -47,7 +56,26 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["TranslateOptions", "TranslatorService", "WsdlRef"]
 
-OnMismatch = Literal["error", "schemaless"]
+OnMismatch = Literal["declare", "error", "schemaless"]
+# Facet keywords: a value the converter produced that breaks one is a "facet" deviation.
+_FACETS = frozenset(
+    {
+        "pattern",
+        "minLength",
+        "maxLength",
+        "enum",
+        "const",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minItems",
+        "maxItems",
+        "multipleOf",
+    }
+)
+_MAX_CANDIDATES = 4
+_CANDIDATE_CACHE = 512  # candidate lists remembered per compiled WSDL
 _SCHEMALESS_GATE = SchemaGate(SCHEMALESS_SCHEMA)
 
 
@@ -94,6 +122,8 @@ class TranslatorService:
         self._http = http if http is not None else httpx_fetcher
         self._cache: OrderedDict[tuple[Any, ...], CompiledWsdl] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._widened = _WidenedCache()
+        self._default_policy: OnMismatch = self.config.on_mismatch
         self.message_limits = XmlLimits.for_messages(self.config)
         self.document_limits = XmlLimits.for_documents(self.config)
 
@@ -182,7 +212,8 @@ class TranslatorService:
         self, xml: bytes, wsdl: WsdlRef | None = None, options: TranslateOptions | None = None
     ) -> Translation:
         options = options or TranslateOptions()
-        root, attachments = self._parse(xml, options.content_type)
+        declare = wsdl is not None and self._policy(options) == "declare"
+        root, attachments = self._parse(xml, options.content_type, lenient=declare)
         envelope = open_envelope(root)
         compiled = self.load(wsdl) if wsdl is not None else None
         if envelope.fault is not None:
@@ -199,8 +230,11 @@ class TranslatorService:
             translation = apply_target(self, translation, options, compiled)
         return translation
 
+    def _policy(self, options: TranslateOptions) -> OnMismatch:
+        return options.on_mismatch or self._default_policy
+
     def _parse(
-        self, xml: bytes, content_type: str | None
+        self, xml: bytes, content_type: str | None, *, lenient: bool = False
     ) -> tuple[etree._Element, list[dict[str, Any]]]:
         if len(xml) > self.message_limits.max_bytes:
             # parse_xml says the same; checking first keeps a huge multipart body unsplit.
@@ -208,7 +242,8 @@ class TranslatorService:
         if is_multipart(xml, content_type):
             multipart = split_multipart(xml, content_type)
             root = parse_xml(multipart.root, self.message_limits, what="message")
-            return root, inline_xop(root, multipart.attachments)
+            # Lenient: a reference to a missing part stays as its cid: text (a deviation).
+            return root, inline_xop(root, multipart.attachments, keep_missing=lenient)
         return parse_xml(xml, self.message_limits, what="message"), []
 
     def _fault(self, envelope: Envelope, compiled: CompiledWsdl | None) -> Exception:
@@ -268,12 +303,20 @@ class TranslatorService:
     def _typed(
         self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
     ) -> Translation:
-        on_mismatch = options.on_mismatch or self.config.on_mismatch
+        on_mismatch = self._policy(options)
         first_error: MessageMismatchError | None = None
         try:
             candidates = self._candidates(compiled, envelope, options)
         except MessageMismatchError as exc:
             candidates, first_error = [], exc
+        # A body shape that deviated last time likely deviates again: under "declare", go
+        # straight to the lenient conversion (which, on a message that fits, gives the same
+        # result as the strict one, with no deviations).
+        deviating = _shape_key(envelope, options) if on_mismatch == "declare" else None
+        if candidates and deviating in compiled.deviating_shapes:
+            declared = self._declared(compiled, envelope, options, candidates)
+            if declared is not None:
+                return declared
         for index, message in enumerate(candidates):
             ctx = ConversionContext(
                 max_nodes=self.config.max_output_nodes,
@@ -303,16 +346,153 @@ class TranslatorService:
                 warnings=tuple(ctx.warnings),
             )
         assert first_error is not None
+        if on_mismatch == "declare":
+            declared = self._declared(compiled, envelope, options, candidates)
+            if declared is not None:
+                if candidates and len(envelope.messages) <= 16:
+                    with self._cache_lock:
+                        shapes = compiled.deviating_shapes
+                        shapes[deviating] = None
+                        while len(shapes) > _CANDIDATE_CACHE:
+                            del shapes[next(iter(shapes))]
+                return declared
         if on_mismatch != "schemaless":
             raise first_error
         logger.info("schema-less fallback: %s", first_error.detail)
         return self._schemaless(envelope, options, reason=first_error.detail)
 
+    def _declared(
+        self,
+        compiled: CompiledWsdl,
+        envelope: Envelope,
+        options: TranslateOptions,
+        candidates: list[CompiledMessage],
+    ) -> Translation | None:
+        """The lenient conversion: the candidate with the fewest deviations, or None when
+        none converts (the strict error then stands)."""
+        if not candidates and compiled.loaded.kind != "xsd":
+            candidates = self._renamed_candidates(compiled, envelope, options)
+        # Convert every candidate leniently (cheap), then settle the schema (validation, the
+        # costly part) in order of fewest deviations; the first that settles wins.
+        converted: list[tuple[int, int, _Lenient]] = []
+        for order, message in enumerate(candidates[:_MAX_CANDIDATES]):
+            try:
+                lenient = self._lenient_convert(message, envelope, compiled)
+            except MessageMismatchError:
+                continue
+            converted.append((len(lenient.deviations), order, lenient))
+        converted.sort(key=lambda c: c[:2])
+        for _, _, lenient in converted:
+            try:
+                return self._settled(lenient, envelope)
+            except MessageMismatchError:
+                continue
+        return None
+
+    def _renamed_candidates(
+        self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
+    ) -> list[CompiledMessage]:
+        """Messages whose single part the body may be under another name (the ``wrapper``
+        deviation): named after the operation, or, with the operation given, any rpc reply."""
+        operations = (
+            compiled.find_operations(options.operation)
+            if options.operation is not None
+            else list(compiled.operations)
+        )
+        directions: tuple[Direction, ...] = (
+            (options.direction,) if options.direction else ("output", "input")
+        )
+        found: list[CompiledMessage] = []
+        for operation in operations:
+            for direction in directions:
+                if operation.message(direction) is None:
+                    continue
+                message = compiled.message(operation, direction)
+                if not renamed_matches(message.shape, envelope.messages):
+                    continue
+                if options.operation is None and message.shape.body[0].rpc_wrapper:
+                    from translators.convert.message import wrapper_named
+
+                    if not wrapper_named(message.shape, envelope.messages[0].tag):
+                        continue  # an arbitrary wrapper only when the operation is given
+                found.append(message)
+        return found
+
+    def _lenient_convert(
+        self, message: CompiledMessage, envelope: Envelope, compiled: CompiledWsdl
+    ) -> _Lenient:
+        deviations: list[Deviation] = []
+        ctx = ConversionContext(
+            max_nodes=self.config.max_output_nodes,
+            encoded=message.shape.encoded,
+            scope=envelope.body,
+            deviations=deviations,
+        )
+        data = convert_body(message.shape, envelope.messages, compiled.converter, ctx)
+        headers = convert_headers(message.shape, envelope.headers, compiled.converter, ctx)
+        return _Lenient(message, data, headers, deviations, ctx)
+
+    def _settled(self, lenient: _Lenient, envelope: Envelope) -> Translation:
+        message, data, headers = lenient.message, lenient.data, lenient.headers
+        deviations, ctx = lenient.deviations, lenient.ctx
+        schema = self._widened.settle(
+            message.schema, data, deviations, "body", "message", base_gate=message.validator
+        )
+        header_schema = self._widened.settle(
+            message.header_schema,
+            headers,
+            deviations,
+            "headers",
+            "headers",
+            base_gate=message.header_validator,
+        )
+        if not deviations:  # only warnings (e.g. a wrapper renamed as SOAP allows)
+            schema_id, widened = message.schema_id, None
+        else:
+            schema_id, widened = str(schema["$id"]), schema
+        operation = message.operation
+        return Translation(
+            data,
+            schema_id,
+            "typed",
+            operation=operation.name if operation else message.shape.operation,
+            binding=operation.binding if operation else None,
+            direction=message.direction,
+            soap_version=envelope.soap_version,
+            headers=headers or None,
+            warnings=tuple(ctx.warnings),
+            deviations=tuple(deviations),
+            base_schema_id=message.schema_id if deviations else None,
+            widened_schema=widened,
+            widened_header_schema=header_schema
+            if header_schema is not message.header_schema
+            else None,
+        )
+
     def _candidates(
         self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
     ) -> list[CompiledMessage]:
         """The operation messages this envelope may carry, best first (given, or inferred
-        from the body's element names; ties keep the WSDL's order)."""
+        from the body's element names; ties keep the WSDL's order). They depend only on the
+        body's element names, the SOAP version and the options, so they are remembered per
+        compiled WSDL (a bounded LRU)."""
+        key = _shape_key(envelope, options)
+        cache = compiled.candidate_cache
+        found = cache.get(key)
+        if found is not None:
+            return found
+        found = self._find_candidates(compiled, envelope, options)
+        if len(envelope.messages) > 16:
+            return found  # keys stay small
+        with self._cache_lock:
+            cache[key] = found
+            while len(cache) > _CANDIDATE_CACHE:
+                del cache[next(iter(cache))]
+        return found
+
+    def _find_candidates(
+        self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
+    ) -> list[CompiledMessage]:
         if compiled.loaded.kind == "xsd":
             if len(envelope.messages) != 1:
                 raise MessageMismatchError("a schema-only translation expects one body element")
@@ -371,6 +551,170 @@ class TranslatorService:
         return CachedLLM(
             backend, self.state_dir / "llm-cache", timeout_s=self.config.llm_timeout_s
         ), None
+
+
+@dataclass
+class _Lenient:
+    message: CompiledMessage
+    data: dict[str, Any]
+    headers: dict[str, Any]
+    deviations: list[Deviation]
+    ctx: ConversionContext
+
+
+class _WidenedCache:
+    """Widened schemas and their validators by widened id (the base id plus a digest of the
+    deviations): a service that deviates keeps deviating the same way, so the schema is
+    built once and, from its second use, validated by the compiled fast path
+    (fastjsonschema, which does not implement ``prefixItems``, gets the draft-7 spelling:
+    ``items`` as a list plus ``additionalItems``)."""
+
+    def __init__(self, size: int = 256) -> None:
+        # widened id -> (schema, fast gate once earned, uses)
+        # Keyed by (widened id, title): WSDLs with the same content share schema ids but
+        # each schema's title names its own file.
+        self._entries: OrderedDict[
+            tuple[str, str], tuple[dict[str, Any], SchemaGate | None, int]
+        ] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def settle(
+        self,
+        schema: dict[str, Any],
+        instance: Any,
+        deviations: list[Deviation],
+        part: Literal["body", "headers"],
+        what: str,
+        *,
+        base_gate: SchemaGate | None = None,
+    ) -> dict[str, Any]:
+        own = [d for d in deviations if d.part == part]
+        if not own:
+            gate = base_gate
+            widened = schema
+        else:
+            key = (widened_id(str(schema.get("$id", "")), own), str(schema.get("title", "")))
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                    widened, gate, uses = entry
+                    if gate is None and uses >= 1:
+                        gate = SchemaGate(_draft7_arrays(widened))
+                    self._entries[key] = (widened, gate, uses + 1)
+            if entry is None:
+                widened = widen(schema, own)
+                gate = None
+        if gate is not None and gate.is_valid(instance):
+            return widened
+        settled = _settle(schema, widened, instance, deviations, part, what)
+        if own or settled is not schema:
+            key = (str(settled["$id"]), str(schema.get("title", "")))
+            with self._lock:
+                if key not in self._entries:
+                    self._entries[key] = (settled, None, 0)
+                    while len(self._entries) > self.size:
+                        self._entries.popitem(last=False)
+        return settled
+
+
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
+
+
+def _shape_key(envelope: Envelope, options: TranslateOptions) -> tuple[Any, ...]:
+    """What candidate selection depends on: body element names, SOAP version, options."""
+    return (
+        tuple(m.tag for m in envelope.messages),
+        envelope.soap_version,
+        options.operation,
+        options.direction,
+    )
+
+
+def _draft7_arrays(schema: Any) -> Any:
+    """``prefixItems`` + ``items`` (2020-12) as ``items: [...]`` + ``additionalItems`` (the
+    draft-7 spelling fastjsonschema implements); the rest unchanged."""
+    if isinstance(schema, list):
+        return [_draft7_arrays(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        key: {k: _draft7_arrays(v) for k, v in value.items()}
+        if key in _SCHEMA_MAPS and isinstance(value, dict)
+        else _draft7_arrays(value)
+        for key, value in schema.items()
+    }
+    if "prefixItems" in out:
+        out["additionalItems"] = out.pop("items", True)
+        out["items"] = out.pop("prefixItems")
+    return out
+
+
+def _settle(
+    schema: dict[str, Any],
+    widened: dict[str, Any],
+    instance: Any,
+    deviations: list[Deviation],
+    part: Literal["body", "headers"],
+    what: str,
+) -> dict[str, Any]:
+    """``schema`` widened at the deviations of ``part`` (``widened``: that, already built);
+    a facet the converter does not check (pattern, length, enumeration, range) becomes a
+    deviation too. Raises when the instance still fails (the lenient conversion then does
+    not apply)."""
+    from jsonschema import Draft202012Validator
+
+    for _ in range(3):
+        errors = list(Draft202012Validator(widened).iter_errors(instance))
+        if not errors:
+            return widened
+        added = False
+        for error in errors:
+            path = tuple(error.absolute_path)
+            value = error.instance
+            if isinstance(value, dict | list) or not _is_facet(error):
+                continue
+            if any(d.path == path and d.part == part for d in deviations):
+                continue
+            expected = describe_error(error)
+            deviations.append(
+                Deviation(
+                    path, "facet", expected[:200], repr(value)[:80], part, admits=_json_kind(value)
+                )
+            )
+            added = True
+        if not added:
+            break
+        own = [d for d in deviations if d.part == part]
+        widened = widen(schema, own)
+    error = best_match_error(widened, instance)
+    where = "/" + "/".join(str(p) for p in error.absolute_path) if error is not None else "/"
+    reason = describe_error(error) if error is not None else "schema validation failed"
+    raise MessageMismatchError(
+        f"the translated {what} fails its schema at {where}, even widened: {reason}", path=where
+    )
+
+
+def _is_facet(error: Any) -> bool:
+    if str(error.validator) in _FACETS:
+        return True
+    if str(error.validator) in ("anyOf", "oneOf") and error.context:
+        return any(str(e.validator) in _FACETS for e in error.context)
+    return False
+
+
+def _json_kind(value: Any) -> dict[str, Any]:
+    from translators.convert.deviations import json_type_schema
+
+    return json_type_schema(value)
+
+
+def best_match_error(schema: dict[str, Any], instance: Any) -> Any:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    return best_match(Draft202012Validator(schema).iter_errors(instance))
 
 
 def _validate(gate: SchemaGate, instance: Any, what: str) -> None:

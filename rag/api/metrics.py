@@ -40,6 +40,13 @@ class ServiceMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.translation_deviations = Counter(
+            "mmrag_translation_deviations_total",
+            "Declared deviations from the WSDL in translated messages (translate and bridge), "
+            "by kind (nil, facet, lexical, attribute, unknown_element, ...).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.bridge_calls = Counter(
             "mmrag_bridge_calls_total",
             "Bridge calls by service, operation and outcome (ok, replayed, or the error code).",
@@ -85,7 +92,12 @@ class ServiceMetrics:
         def on_replay(service: str, operation: str) -> None:
             self.bridge_replays.labels(service, operation).inc()
 
-        return BridgeListener(on_call=on_call, on_attempt=on_attempt, on_replay=on_replay)
+        def on_deviation(kind: str) -> None:
+            self.translation_deviations.labels(kind).inc()
+
+        return BridgeListener(
+            on_call=on_call, on_attempt=on_attempt, on_replay=on_replay, on_deviation=on_deviation
+        )
 
     def observe_models(self, models: ModelRegistry) -> None:
         status = models.status()

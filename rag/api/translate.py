@@ -12,7 +12,10 @@ configured, like every data route; the body is not read before the key is checke
 The body is read with a size cap before anything parses it. A 200 always carries JSON that
 validated against the schema it names (``schema`` in the body, ``X-Translation-Schema``
 header); a fallback is listed in ``fallbacks`` and in ``X-Translation-Fallback`` and counted
-in ``/metrics``. Errors are RFC 9457 problem documents (see :mod:`rag.api.problems`).
+in ``/metrics``. Deviations from the WSDL (the default ``on_mismatch=declare`` policy) are
+listed in ``deviations``, summarised in ``X-Translation-Deviations`` and counted per kind;
+``schema`` then names the operation's schema widened at them (``base_schema`` the original).
+Errors are RFC 9457 problem documents (see :mod:`rag.api.problems`).
 """
 
 from __future__ import annotations
@@ -149,7 +152,10 @@ async def translate(
     operation: Annotated[str | None, Query(description="Operation (inferred when omitted)")] = None,
     direction: Annotated[Literal["input", "output"] | None, Query()] = None,
     mode: Annotated[Literal["deterministic", "llm"], Query()] = "deterministic",
-    on_mismatch: Annotated[Literal["error", "schemaless"] | None, Query()] = None,
+    on_mismatch: Annotated[
+        Literal["declare", "error", "schemaless"] | None,
+        Query(description="A message that does not fit: declare (default), error, schemaless"),
+    ] = None,
     arrays: Annotated[Literal["auto", "always"], Query()] = "auto",
 ) -> Response:
     from translators.convert.jsonout import dumps
@@ -225,11 +231,18 @@ async def translate(
     except MmragError as exc:
         _count(metrics, "deterministic" if mode == "deterministic" else "llm", _outcome(exc))
         raise
+    from translators.convert.deviations import header_value
+
     kinds = [f.kind for f in result.fallbacks]
-    _count(metrics, result.mode, "fallback" if kinds else "ok", kinds)
+    outcome = "fallback" if kinds else "deviations" if result.deviations else "ok"
+    _count(metrics, result.mode, outcome, kinds)
+    for deviation in result.deviations:
+        metrics.translation_deviations.labels(deviation.kind).inc()
     headers = {"X-Translation-Schema": result.schema_id}
     if kinds:
         headers["X-Translation-Fallback"] = ",".join(kinds)
+    if result.deviations:
+        headers["X-Translation-Deviations"] = header_value(result.deviations)
     return Response(
         dumps(result.as_dict()).encode(), media_type="application/json", headers=headers
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -133,9 +133,19 @@ def translate(
     schemaless_fallback: Annotated[
         bool,
         typer.Option(
-            "--fallback", help="A message that does not fit becomes flagged schema-less JSON."
+            "--fallback",
+            help="A message that does not fit becomes flagged schema-less JSON "
+            "(= --on-mismatch schemaless).",
         ),
     ] = False,
+    on_mismatch: Annotated[
+        str | None,
+        typer.Option(
+            "--on-mismatch",
+            help="A message that does not fit its WSDL: declare (default: typed, deviations "
+            "listed), error (refuse) or schemaless.",
+        ),
+    ] = None,
     always_arrays: Annotated[
         bool,
         typer.Option("--always-arrays", help="Schema-less mode: every child element is an array."),
@@ -159,7 +169,7 @@ def translate(
         operation=operation,
         direction=_direction(direction),
         content_type=content_type,
-        on_mismatch="schemaless" if schemaless_fallback else None,
+        on_mismatch="schemaless" if schemaless_fallback else _on_mismatch(on_mismatch),
         arrays="always" if always_arrays else "auto",
         target_schema=_json_file(target_schema) if target_schema else None,
         mode="llm" if llm else "deterministic",
@@ -176,8 +186,27 @@ def translate(
     typer.echo(f"{where}: {result.schema_id}", err=True)
     for fallback in result.fallbacks:
         typer.echo(f"fallback {fallback.kind}: {fallback.reason}", err=True)
+    for deviation in result.deviations:
+        where = ("headers:" if deviation.part == "headers" else "") + deviation.pointer
+        typer.echo(
+            f"deviation {deviation.kind} at {where}: expected {deviation.expected}, "
+            f"found {deviation.found}",
+            err=True,
+        )
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
+
+
+def _on_mismatch(value: str | None) -> Literal["declare", "error", "schemaless"] | None:
+    if value is None:
+        return None
+    if value == "declare":
+        return "declare"
+    if value == "error":
+        return "error"
+    if value == "schemaless":
+        return "schemaless"
+    raise typer.BadParameter("--on-mismatch must be declare, error or schemaless")
 
 
 def translate_schema(

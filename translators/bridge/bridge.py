@@ -61,6 +61,7 @@ from translators.bridge.soap import BoundOperation, LoadedService, bind_service
 from translators.bridge.spec import DEFAULT_TENANT, ServiceSpec
 from translators.bridge.upstream import AttemptListener, Upstream, UpstreamLimits, UpstreamReply
 from translators.compiled import CompiledWsdl
+from translators.convert.deviations import header_value
 from translators.convert.jsonout import dumps
 from translators.service import TranslateOptions, TranslatorService, WsdlRef
 from translators.wsdl.loader import load_wsdl
@@ -96,6 +97,7 @@ class BridgeListener:
     on_call: Callable[[str, str, str], None] | None = None  # service, operation, outcome
     on_attempt: AttemptListener | None = None  # service, outcome, seconds
     on_replay: Callable[[str, str], None] | None = None  # service, operation
+    on_deviation: Callable[[str], None] | None = None  # deviation kind, once per deviation
 
 
 class _PinnedTranslator(TranslatorService):
@@ -440,6 +442,11 @@ class Bridge:
             headers["X-Translation-Fallback"] = ",".join(kinds)
         if translation.warnings:
             headers["X-Translation-Warnings"] = str(len(translation.warnings))
+        if translation.deviations:
+            headers["X-Translation-Deviations"] = header_value(translation.deviations)
+            if self.listener.on_deviation is not None:
+                for deviation in translation.deviations:
+                    self.listener.on_deviation(deviation.kind)
         headers["X-Upstream-Attempts"] = str(reply.attempts)
         return BridgeResponse(
             200, dumps(translation.data).encode(), headers, attempts=reply.attempts

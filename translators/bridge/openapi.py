@@ -95,6 +95,13 @@ def openapi_document(loaded: LoadedService, *, base_path: str = "/v1/bridge") ->
                         "description": "The schema the body was validated against",
                         "schema": {"type": "string"},
                     },
+                    "X-Translation-Deviations": {
+                        "description": "Present when the upstream reply did not follow its "
+                        "WSDL: `<count>; <kind>=<path>, ...`. The body then follows the "
+                        "schema below widened at exactly those paths (named by "
+                        "X-Translation-Schema)",
+                        "schema": {"type": "string"},
+                    },
                     "Idempotent-Replayed": {
                         "description": "`true` when the response was replayed for an "
                         "Idempotency-Key",

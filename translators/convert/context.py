@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
 from rag.errors import MessageMismatchError, PayloadTooLargeError
+from translators.convert.deviations import Deviation, DeviationKind, Part, shorten
 from translators.xml.names import SOAP11_ENC, SOAP12_ENC, SOAP12_ENV, XSI
 from translators.xml.namespaces import NamespaceScopes
 
-__all__ = ["ConversionContext", "mismatch"]
+__all__ = ["MAX_DEVIATIONS", "ConversionContext", "mismatch"]
+
+MAX_DEVIATIONS = 1000
 
 _XSI_PREFIX = f"{{{XSI}}}"
 XSI_NIL = f"{{{XSI}}}nil"
@@ -54,7 +58,11 @@ def mismatch(element: etree._Element | None, detail: str) -> MessageMismatchErro
 
 @dataclass
 class ConversionContext:
-    """State for one message. ``encoded``: SOAP encoding rules apply (nil anywhere, hrefs)."""
+    """State for one message. ``encoded``: SOAP encoding rules apply (nil anywhere, hrefs).
+
+    ``deviations`` is None for a strict conversion (any misfit raises); a list makes the
+    conversion lenient: misfits of a declared kind are kept and recorded there, at ``path``
+    (the JSON path of the value being converted, maintained only when lenient)."""
 
     max_nodes: int = 1_000_000
     encoded: bool = False
@@ -65,6 +73,48 @@ class ConversionContext:
     _referenced: set[str] | None = None
     _expanding: set[str] = field(default_factory=set)
     namespaces: NamespaceScopes = field(default_factory=NamespaceScopes)  # nsmap, per scope
+    deviations: list[Deviation] | None = None
+    path: list[str | int] = field(default_factory=list)
+    part: Part = "body"
+    _seen: set[tuple[object, ...]] = field(default_factory=set)
+
+    @property
+    def lenient(self) -> bool:
+        return self.deviations is not None
+
+    def deviate(
+        self,
+        kind: DeviationKind,
+        expected: str,
+        found: str,
+        *,
+        at: tuple[str | int, ...] = (),
+        admits: dict[str, Any] | None = None,
+        optional: str | None = None,
+    ) -> None:
+        """Record a deviation at the current path (plus ``at``); once per path and kind."""
+        assert self.deviations is not None
+        path = (*self.path, *at)
+        key = (path, kind, self.part, optional)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        if len(self.deviations) >= MAX_DEVIATIONS:
+            raise MessageMismatchError(
+                f"the message deviates from its schema in more than {MAX_DEVIATIONS} places",
+                path="/",
+            )
+        self.deviations.append(
+            Deviation(
+                path,
+                kind,
+                shorten(expected, 200),
+                shorten(found),
+                self.part,
+                admits,
+                optional,
+            )
+        )
 
     def count(self, element: etree._Element) -> None:
         self.nodes += 1

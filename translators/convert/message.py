@@ -13,7 +13,7 @@ from translators.convert.typed import TypedConverter
 from translators.schema.message import BodyEntry, MessageShape
 from translators.xml.names import local_name, namespace_of
 
-__all__ = ["convert_body", "convert_headers", "shape_matches"]
+__all__ = ["convert_body", "convert_headers", "renamed_matches", "shape_matches", "wrapper_named"]
 
 
 def _entry_for(
@@ -37,13 +37,43 @@ def _entry_for(
                     )
                 )
             return entry
-        return None
+        return _renamed(child, shape, ctx)
     same_local = [e for e in shape.body if local_name(e.element.name) == local_name(tag)]
     if len(same_local) == 1:
         if ctx is not None:
             ctx.warn(f"body element {tag} read as {same_local[0].element.name} (other namespace)")
         return same_local[0]
-    return None
+    return _renamed(child, shape, ctx)
+
+
+def wrapper_named(shape: MessageShape, tag: str) -> bool:
+    """The element is named after the operation, as an rpc wrapper would be
+    (``<op>`` for a request, ``<op>Response`` for a reply; case aside)."""
+    if len(shape.body) != 1:
+        return False
+    expected = shape.operation + ("Response" if shape.direction == "output" else "")
+    return local_name(tag).lower() == expected.lower()
+
+
+def _renamed(
+    child: etree._Element, shape: MessageShape, ctx: ConversionContext | None
+) -> BodyEntry | None:
+    """The declared-deviation rule for a body element named otherwise than the message's
+    single part: accepted when named after the operation (``wrapper_named``), or, for an rpc
+    reply, as any single wrapper; only when the conversion is lenient."""
+    if ctx is None or ctx.deviations is None or len(shape.body) != 1:
+        return None
+    entry = shape.body[0]
+    if not (wrapper_named(shape, child.tag) or entry.rpc_wrapper):
+        return None
+    ctx.path[:] = []
+    ctx.deviate(
+        "wrapper",
+        entry.element.name,
+        str(child.tag),
+        at=(entry.key,),
+    )
+    return entry
 
 
 def _plausible_wrapper(shape: MessageShape, child: etree._Element) -> bool:
@@ -53,6 +83,15 @@ def _plausible_wrapper(shape: MessageShape, child: etree._Element) -> bool:
     return local_name(child.tag).lower().startswith(shape.operation.lower()) or (
         bool(namespace) and namespace_of(child.tag) == namespace
     )
+
+
+def renamed_matches(shape: MessageShape, messages: tuple[etree._Element, ...]) -> bool:
+    """Whether a lenient conversion may read this body as the shape's single part under
+    another name (see ``_renamed``): one body element, named after the operation, or any
+    name for an rpc reply."""
+    if len(messages) != 1 or len(shape.body) != 1:
+        return False
+    return shape.body[0].rpc_wrapper or wrapper_named(shape, messages[0].tag)
 
 
 def shape_matches(shape: MessageShape, messages: tuple[etree._Element, ...]) -> int:
@@ -106,7 +145,12 @@ def convert_body(
             )
         if entry.key in out:
             raise mismatch(child, f"body element {local_name(child.tag)} occurs twice")
-        out[entry.key] = converter.element(child, entry.element, ctx)
+        if ctx.deviations is not None:
+            ctx.path[:] = [entry.key]
+            out[entry.key] = converter.element(child, entry.element, ctx)
+            ctx.path.clear()
+        else:
+            out[entry.key] = converter.element(child, entry.element, ctx)
     missing = [e.key for e in shape.body if e.required and e.key not in out]
     if missing:
         raise MessageMismatchError(
@@ -125,15 +169,20 @@ def convert_headers(
     """Declared headers typed; others by the schema-less convention (listed in warnings)."""
     out: dict[str, Any] = {}
     declared = {e.element.name: e for e in shape.headers}
+    ctx.part = "headers"
     for header in headers:
         entry = declared.get(header.tag)
         key = entry.key if entry is not None else local_name(header.tag)
         if entry is not None:
+            if ctx.deviations is not None:
+                ctx.path[:] = [key]
             value = converter.element(header, entry.element, ctx)
+            ctx.path.clear()
         else:
             ctx.warn(f"header {header.tag} is not declared by the operation; read schema-less")
             value = converter.schemaless.value(header, ctx)
         if key in out:
             key = f"{key}~{namespace_of(header.tag) or 'local'}"
         out[key] = value
+    ctx.part = "body"
     return out

@@ -135,23 +135,35 @@ def _part(chunk: bytes) -> tuple[dict[str, str], bytes]:
     return headers, payload
 
 
-def inline_xop(root: etree._Element, attachments: dict[str, Attachment]) -> list[dict[str, Any]]:
-    """Replace each xop:Include by its attachment as base64 text; list every attachment."""
+def inline_xop(
+    root: etree._Element, attachments: dict[str, Attachment], *, keep_missing: bool = False
+) -> list[dict[str, Any]]:
+    """Replace each xop:Include by its attachment as base64 text; list every attachment.
+
+    An include whose part is missing raises, unless ``keep_missing``: then it is replaced by
+    its ``cid:`` reference as text (which the lenient typed conversion declares as a
+    ``missing_part`` deviation)."""
     referenced: dict[str, str] = {}
     for include in list(root.iter(_XOP_INCLUDE)):
         href = include.get("href", "")
         content_id = unquote(href[4:]) if href.startswith("cid:") else href
         attachment = attachments.get(content_id)
-        if attachment is None:
-            raise MalformedXmlError(
-                f"xop:Include names attachment {href!r}, which is not in the message"
-            )
         parent = include.getparent()
         if parent is None:
             raise MalformedXmlError("xop:Include cannot be the root element")
+        if attachment is None:
+            if not keep_missing:
+                raise MalformedXmlError(
+                    f"xop:Include names attachment {href!r}, which is not in the message"
+                )
+            replacement = href if href.startswith("cid:") else "cid:" + href
+        else:
+            replacement = base64.b64encode(attachment.data).decode("ascii")
         tail = include.tail or ""
         parent.remove(include)
-        parent.text = (parent.text or "") + base64.b64encode(attachment.data).decode("ascii") + tail
+        parent.text = (parent.text or "") + replacement + tail
+        if attachment is None:
+            continue
         referenced[content_id] = root.getroottree().getpath(parent)
     listed: list[dict[str, Any]] = []
     for content_id in sorted(attachments):

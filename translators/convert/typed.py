@@ -9,6 +9,9 @@ warning says what was tolerated:
 - a child element in the wrong namespace whose local name matches exactly one declared child;
 - ``xsi:type`` naming a type that does not derive from the declared one (the declared type
   is used).
+
+A lenient conversion (``ctx.deviations`` is a list) keeps the misfits of the kinds listed in
+:mod:`translators.convert.deviations` instead of raising, and records each one.
 """
 
 from __future__ import annotations
@@ -24,14 +27,23 @@ from translators.convert.context import (
     ConversionContext,
     mismatch,
 )
+from translators.convert.deviations import DeviationKind, json_type_schema, shorten
 from translators.convert.schemaless import SchemalessConverter
 from translators.convert.values import LexicalError, ValueConverters
 from translators.schema.generate import XSI_TYPE_KEY
 from translators.schema.layout import ComplexLayout, LayoutCache, Slot
 from translators.xml.attributes import attribute_items
 from translators.xml.names import SOAP11_ENC, local_name, resolve_prefixed
+from translators.xsd.builtins import BUILTINS
 from translators.xsd.compiler import SchemaSet
-from translators.xsd.model import ComplexType, ElementDecl, SimpleType, SoapArray, XsdType
+from translators.xsd.model import (
+    ComplexType,
+    ElementDecl,
+    SimpleType,
+    SoapArray,
+    XsdType,
+    builtin_type,
+)
 
 __all__ = ["TypedConverter"]
 
@@ -45,6 +57,7 @@ class TypedConverter:
         self.values = values
         self.schemaless = SchemalessConverter(values, typed=self._typed_by_name)
         self._local_index: dict[int, dict[str, list[Slot]]] = {}
+        self._builtins: dict[str, SimpleType] = {}
 
     # -- elements ------------------------------------------------------------------------
     def element(self, element: etree._Element, decl: ElementDecl, ctx: ConversionContext) -> Any:
@@ -59,6 +72,14 @@ class TypedConverter:
                 ctx.leave(ref)
         if element.get(XSI_NIL) in ("true", "1") or element.get(XSI_NULL) in ("true", "1"):
             if decl.nillable or ctx.encoded:
+                return None
+            if ctx.deviations is not None:
+                ctx.deviate(
+                    "nil",
+                    f"{_type_label(decl.type)} (not nillable)",
+                    "xsi:nil",
+                    admits={"type": "null"},
+                )
                 return None
             raise mismatch(element, f"xsi:nil on {local_name(decl.name)}, which is not nillable")
         xsd_type: XsdType = decl.type
@@ -97,14 +118,67 @@ class TypedConverter:
         self, element: etree._Element, simple: SimpleType, decl: ElementDecl, ctx: ConversionContext
     ) -> Any:
         if len(element):
-            raise mismatch(element, f"{local_name(decl.name)} has a simple type but child elements")
+            if ctx.deviations is None:
+                raise mismatch(
+                    element, f"{local_name(decl.name)} has a simple type but child elements"
+                )
+            ctx.deviate(
+                "unknown_element",
+                _type_label(simple),
+                "child elements " + ", ".join(local_name(c.tag) for c in element[:5]),
+                admits={},
+            )
+            return self.schemaless.content(element, ctx)
         text = element.text or ""
         if not text and decl.default is not None:
             text = decl.default
         try:
             return self.values.get(simple)(text, element)
         except LexicalError as exc:
-            raise mismatch(element, str(exc)) from None
+            return self.deviant_value(simple, text, element, ctx, exc)
+
+    def deviant_value(
+        self,
+        simple: SimpleType,
+        text: str,
+        element: etree._Element,
+        ctx: ConversionContext,
+        exc: LexicalError,
+        at: tuple[str | int, ...] = (),
+    ) -> Any:
+        """A value its type refuses: raise (strict), or keep it with the best type the text
+        supports and record why (lenient)."""
+        if ctx.deviations is None:
+            where = str(at[-1]) if at else ""
+            prefix = f"attribute {where[1:]}: " if where.startswith("@") else ""
+            raise mismatch(element, prefix + str(exc)) from None
+        stripped = text.strip()
+        expected = f"{_type_label(simple)}: {exc}"
+        if stripped.startswith("cid:") and simple.builtin.kind == "binary":
+            ctx.deviate("missing_part", expected, stripped, at=at, admits={"type": "string"})
+            return stripped
+        value, nearest = self._nearest_builtin(simple, text, element)
+        kind: DeviationKind = "facet" if nearest is not None else "lexical"
+        ctx.deviate(kind, expected, shorten(text), at=at, admits=json_type_schema(value))
+        return value
+
+    def _nearest_builtin(
+        self, simple: SimpleType, text: str, element: etree._Element
+    ) -> tuple[Any, str | None]:
+        """The value by the nearest built-in ancestor that accepts ``text`` (no facets of the
+        schema's own), and its name; the text as written when only a string fits."""
+        if simple.variety != "atomic":
+            return text, None
+        name: str | None = simple.builtin.name
+        while name is not None and name not in ("anySimpleType", "anyAtomicType"):
+            builtin = self._builtins.get(name)
+            if builtin is None:
+                builtin = self._builtins[name] = builtin_type(name)
+            try:
+                return self.values.get(builtin)(text, element), name
+            except LexicalError:
+                name = BUILTINS[name].base
+        return text, None
 
     # -- complex content -----------------------------------------------------------------
     def complex(
@@ -129,20 +203,42 @@ class TypedConverter:
                 try:
                     out[key] = self.values.get(use.type)(value, element)
                 except LexicalError as exc:
-                    raise mismatch(element, f"attribute {local_name(name)}: {exc}") from None
+                    out[key] = self.deviant_value(use.type, value, element, ctx, exc, (key,))
             elif ctx.is_meta(element, name):
                 continue
             elif complex_type.any_attribute:
                 out["@" + local_name(name)] = value
+            elif ctx.deviations is not None:
+                key = "@" + local_name(name)
+                if key in out or key in layout.required:
+                    key = f"@{_prefix_of(element, name)}:{local_name(name)}"
+                declared = ", ".join(k for k, _ in layout.attributes.values()) or "none"
+                ctx.deviate(
+                    "attribute",
+                    f"attributes: {declared}",
+                    f"{name}={shorten(value, 40)!r}",
+                    at=(key,),
+                    admits={"type": "string"},
+                )
+                out[key] = value
             else:
                 raise mismatch(element, f"undeclared attribute {local_name(name)!r}")
         if layout.text is not None:
             if len(element):
-                raise mismatch(element, "simple content expected, found child elements")
+                if ctx.deviations is None:
+                    raise mismatch(element, "simple content expected, found child elements")
+                ctx.deviate(
+                    "unknown_element",
+                    "simple content",
+                    "child elements",
+                    admits={},
+                )
+                return self.schemaless.content(element, ctx)
+            text = element.text or ""
             try:
-                out["#text"] = self.values.get(layout.text)(element.text or "", element)
+                out["#text"] = self.values.get(layout.text)(text, element)
             except LexicalError as exc:
-                raise mismatch(element, str(exc)) from None
+                out["#text"] = self.deviant_value(layout.text, text, element, ctx, exc, ("#text",))
             return out
         self._children(element, layout, out, ctx)
         return out
@@ -156,6 +252,9 @@ class TypedConverter:
     ) -> None:
         text_parts: list[str] = [element.text] if element.text else []
         by_name = layout.by_name
+        lenient = ctx.deviations is not None
+        path = ctx.path
+        repeated: set[str] | None = None
         for child in element:
             tag = child.tag
             if child.tail:
@@ -168,25 +267,74 @@ class TypedConverter:
                 if slot is None:
                     self._wildcard(child, layout, out, ctx)
                     continue
-            value = self.element(child, slot.element, ctx)
+            key = slot.key
+            if not lenient:
+                value = self.element(child, slot.element, ctx)
+            elif slot.array:
+                existing = out.get(key)
+                path += (key, len(existing) if isinstance(existing, list) else 0)
+                value = self.element(child, slot.element, ctx)
+                del path[-2:]
+            else:
+                path.append(key)
+                if key in out:
+                    if repeated is None:
+                        repeated = set()
+                    if key not in repeated:
+                        ctx.deviate(
+                            "repeated",
+                            f"{key} at most once",
+                            f"{local_name(tag)} repeated",
+                            admits={"type": "array"},
+                        )
+                        out[key] = [out[key]]
+                        repeated.add(key)
+                    path.append(len(out[key]))
+                    value = self.element(child, slot.element, ctx)
+                    del path[-2:]
+                    out[key].append(value)
+                    continue
+                value = self.element(child, slot.element, ctx)
+                path.pop()
             if slot.array:
-                existing = out.get(slot.key)
+                existing = out.get(key)
                 if existing is None:
-                    out[slot.key] = [value]
+                    out[key] = [value]
                 else:
                     existing.append(value)
-            elif slot.key in out:
-                raise mismatch(child, f"{slot.key} may occur only once")
+            elif key in out:
+                raise mismatch(child, f"{key} may occur only once")
             else:
-                out[slot.key] = value
+                out[key] = value
+        if lenient:
+            for key, value in out.items():
+                if isinstance(value, _Unknown):
+                    out[key] = value[0] if len(value) == 1 else list(value)
         text = "".join(text_parts)
         if text.strip():
             if layout.mixed:
+                out["#text"] = text
+            elif lenient:
+                ctx.deviate(
+                    "text",
+                    "element-only content",
+                    repr(shorten(text.strip(), 40)),
+                    at=("#text",),
+                    admits={"type": "string"},
+                )
                 out["#text"] = text
             else:
                 raise mismatch(element, f"unexpected text {text.strip()[:40]!r}")
         for slot in layout.slots:
             if slot.required and slot.key not in out:
+                if lenient:
+                    ctx.deviate(
+                        "missing",
+                        f"required element {slot.key}",
+                        "absent",
+                        optional=slot.key,
+                    )
+                    continue
                 raise mismatch(element, f"required element {slot.key} is missing")
         for keys, limit in layout.shared_limits:
             count = sum(len(out[k]) if isinstance(out.get(k), list) else k in out for k in keys)
@@ -228,24 +376,71 @@ class TypedConverter:
         wildcard = layout.wildcard
         if wildcard is None or not wildcard.admits(child.tag):
             expected = ", ".join(s.key for s in layout.slots) or "no child elements"
+            if ctx.deviations is not None:
+                self._unknown(child, layout, out, ctx, expected)
+                return
             raise mismatch(
                 child, f"unexpected element {local_name(child.tag)}; expected {expected}"
             )
         decl = self.schemas.element(child.tag) if wildcard.process_contents != "skip" else None
+        key = local_name(child.tag)
+        if key in layout.attributes or any(s.key == key for s in layout.slots):
+            key = f"{child.prefix or 'ns'}:{key}"
+        lenient = ctx.deviations is not None
+        if lenient:
+            existing = out.get(key)
+            ctx.path.append(key)
+            if wildcard.array:
+                ctx.path.append(len(existing) if isinstance(existing, list) else 0)
         value = (
             self.element(child, decl, ctx)
             if decl is not None
             else self.schemaless.value(child, ctx)
         )
-        key = local_name(child.tag)
-        if key in layout.attributes or any(s.key == key for s in layout.slots):
-            key = f"{child.prefix or 'ns'}:{key}"
+        if lenient:
+            del ctx.path[-2 if wildcard.array else -1 :]
         if wildcard.array:
             out.setdefault(key, []).append(value)
         elif key in out:
             raise mismatch(child, f"{key} may occur only once here")
         else:
             out[key] = value
+
+    def _unknown(
+        self,
+        child: etree._Element,
+        layout: ComplexLayout,
+        out: dict[str, Any],
+        ctx: ConversionContext,
+        expected: str,
+    ) -> None:
+        """An undeclared child, kept under its local name with the best type the XML gives:
+        its ``xsi:type``, else its global declaration, else the schema-less convention."""
+        key = local_name(child.tag)
+        declared = {s.key for s in layout.slots} | {"#text"}
+        if key in declared or (key in out and not isinstance(out[key], _Unknown)):
+            key = f"{child.prefix or 'ns'}:{key}"
+        existing = out.get(key)
+        ctx.deviate(
+            "unknown_element",
+            f"one of: {shorten(expected, 160)}",
+            child.tag,
+            at=(key,),
+            admits={},
+        )
+        ctx.path.append(key)
+        if existing is not None:
+            ctx.path.append(len(existing))
+        decl = self.schemas.element(child.tag) if child.get(XSI_TYPE) is None else None
+        if decl is not None:
+            value = self.element(child, decl, ctx)
+        else:
+            value = self.schemaless.value(child, ctx)
+        del ctx.path[-1 if existing is None else -2 :]
+        if existing is None:
+            out[key] = _Unknown([value])
+        else:
+            existing.append(value)
 
     # -- SOAP-encoded arrays -------------------------------------------------------------
     def _array(
@@ -264,11 +459,17 @@ class TypedConverter:
             inner.array = SoapArray(item_type, array.dimensions - 1)
             item_type = inner
         items: list[Any] = []
+        lenient = ctx.deviations is not None
         for child in element:
             if not isinstance(child.tag, str):
                 continue
             decl = ElementDecl(child.tag, item_type, nillable=True)
-            items.append(self.element(child, decl, ctx))
+            if lenient:
+                ctx.path.append(len(items))
+                items.append(self.element(child, decl, ctx))
+                ctx.path.pop()
+            else:
+                items.append(self.element(child, decl, ctx))
         return items
 
     def _typed_by_name(self, element: etree._Element, name: str, ctx: ConversionContext) -> Any:
@@ -292,3 +493,21 @@ class TypedConverter:
 
 def _label(xsd_type: XsdType) -> str | None:
     return local_name(xsd_type.name) if xsd_type.name else None
+
+
+def _type_label(xsd_type: XsdType) -> str:
+    if xsd_type.name is None:
+        if isinstance(xsd_type, SimpleType):
+            return f"anonymous {xsd_type.builtin.name} type"
+        return "anonymous type"
+    return local_name(xsd_type.name)
+
+
+def _prefix_of(element: etree._Element, name: str) -> str:
+    namespace = name[1:].partition("}")[0] if name.startswith("{") else ""
+    return next((p for p, ns in element.nsmap.items() if ns == namespace and p), "ns")
+
+
+class _Unknown(list[Any]):
+    """Values of one undeclared child name, collected during one element's conversion
+    (a single one is unwrapped when the element is done)."""

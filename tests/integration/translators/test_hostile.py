@@ -27,7 +27,7 @@ from rag.models import ModelRegistry
 from rag.models.fakes import FakeLLM
 from rag.settings import ApiSettings, Settings, TranslatorSettings, get_settings
 from tests.conftest import REPO_ROOT
-from translators.service import TranslatorService, WsdlRef
+from translators.service import TranslateOptions, TranslatorService, WsdlRef
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "translators"
 MAX_MESSAGE = 256 * 1024
@@ -173,13 +173,25 @@ def _wsdl_for(name: str) -> str | None:
     return "constructs.wsdl" if name == "wrong-operation" else None
 
 
+# "wrong-operation" carries another operation's content under a reply's name: the default
+# policy (declare) translates it with the unknown element declared; refusing is asked for.
+def _options(name: str) -> TranslateOptions | None:
+    return TranslateOptions(on_mismatch="error") if name == "wrong-operation" else None
+
+
+def test_wrong_operation_is_declared_by_default(settings: Settings, bait: Bait) -> None:
+    body = payloads(bait)["wrong-operation"][0]
+    result = TranslatorService(settings).translate(body, WsdlRef(path=FIXTURES / "constructs.wsdl"))
+    assert [d.kind for d in result.deviations] == ["unknown_element"]
+
+
 def test_service_refuses_each_payload(settings: Settings, bait: Bait) -> None:
     service = TranslatorService(settings)
     for name, (body, _, code) in payloads(bait).items():
         wsdl = _wsdl_for(name)
         started = time.perf_counter()
         with pytest.raises(MmragError) as info:
-            service.translate(body, WsdlRef(path=FIXTURES / wsdl) if wsdl else None)
+            service.translate(body, WsdlRef(path=FIXTURES / wsdl) if wsdl else None, _options(name))
         assert info.value.code == code, name
         assert time.perf_counter() - started < 2.0, f"{name} took too long"
         assert SECRET not in info.value.detail, name
@@ -191,7 +203,7 @@ def test_http_app_answers_problems(settings: Settings, bait: Bait) -> None:
     with TestClient(create_app(settings, models=models)) as client:
         for name, (body, status, code) in payloads(bait).items():
             wsdl = _wsdl_for(name)
-            url = "/v1/translate" + (f"?wsdl={wsdl}" if wsdl else "")
+            url = "/v1/translate" + (f"?wsdl={wsdl}&on_mismatch=error" if wsdl else "")
             response = client.post(url, content=body, headers={"Content-Type": "application/xml"})
             assert response.status_code == status, (name, response.text)
             assert response.headers["content-type"] == PROBLEM_JSON, name
@@ -216,7 +228,7 @@ def test_cli_exits_3_with_errors_on_stderr(
             args = ["translate", str(path), "--json"]
             wsdl = _wsdl_for(name)
             if wsdl:
-                args += ["--wsdl", str(FIXTURES / wsdl)]
+                args += ["--wsdl", str(FIXTURES / wsdl), "--on-mismatch", "error"]
             result = runner.invoke(cli, args)
             assert result.exit_code == 3, (name, result.output)
             assert result.stdout == "", name

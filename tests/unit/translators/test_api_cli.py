@@ -148,8 +148,21 @@ def test_wrong_media_type_and_unknown_wsdl(client: TestClient) -> None:
 
 def test_mismatch_and_fault(client: TestClient, fixtures: Path) -> None:
     bogus = (fixtures / ORDER).read_bytes().replace(b"<o:status>", b"<o:bogus/><o:status>")
-    response = client.post(
+    # The default policy (declare) translates it, the unknown element listed as a deviation.
+    declared = client.post(
         "/v1/translate?wsdl=constructs.wsdl", content=bogus, headers={"Content-Type": "text/xml"}
+    )
+    assert declared.status_code == 200
+    assert declared.headers["X-Translation-Deviations"].startswith("1; unknown_element=/")
+    body = declared.json()
+    assert body["schema"] == declared.headers["X-Translation-Schema"] != body["base_schema"]
+    assert [d["kind"] for d in body["deviations"]] == ["unknown_element"]
+    assert metric(client, 'mmrag_translation_deviations_total{kind="unknown_element"}') == 1
+    assert metric(client, 'mmrag_translations_total{mode="typed",outcome="deviations"}') == 1
+    response = client.post(
+        "/v1/translate?wsdl=constructs.wsdl&on_mismatch=error",
+        content=bogus,
+        headers={"Content-Type": "text/xml"},
     )
     assert response.status_code == 400
     assert response.json()["type"] == "urn:mmrag:problem:message-mismatch"

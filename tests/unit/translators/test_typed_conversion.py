@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 
 from rag.errors import MessageMismatchError, NotFoundError
 from translators.convert.jsonout import dumps
+from translators.schema.gate import SchemaGate
 from translators.service import TranslateOptions, TranslatorService, WsdlRef
 
 ENVELOPE = (
@@ -116,20 +117,48 @@ def test_misfits_are_refused(
     service: TranslatorService, constructs: WsdlRef, xml: bytes, fragment: str
 ) -> None:
     with pytest.raises(MessageMismatchError) as info:
-        service.translate(xml, constructs)
+        service.translate(xml, constructs, TranslateOptions(on_mismatch="error"))
     assert fragment in info.value.detail
 
 
+@pytest.mark.parametrize(
+    ("xml", "kind"),
+    [
+        (order("<o:bogus>1</o:bogus>"), "unknown_element"),
+        (order(version="x"), "lexical"),
+        (order(choice="<o:pickup>maybe</o:pickup>"), "lexical"),
+        (order("<o:due>2024-13-01</o:due>"), "lexical"),
+        (order('<o:tags xsi:nil="true"/>'), "nil"),
+        # Not deviations the policy declares: refused as under on_mismatch=error.
+        (order(choice="<o:pickup>1</o:pickup><o:address>a</o:address>"), None),
+        (order("<o:email>a</o:email><o:email>b</o:email><o:phone>c</o:phone>"), None),
+        (ENVELOPE.format(body="<o:Nope/>").encode(), None),
+    ],
+)
+def test_misfits_under_the_default_policy(
+    service: TranslatorService, constructs: WsdlRef, xml: bytes, kind: str | None
+) -> None:
+    if kind is None:
+        with pytest.raises(MessageMismatchError):
+            service.translate(xml, constructs)
+        return
+    result = service.translate(xml, constructs)
+    assert [d.kind for d in result.deviations] == [kind]
+    assert result.widened_schema is not None
+    assert SchemaGate(result.widened_schema).reference.is_valid(result.data)
+
+
 def test_facets_are_enforced(service: TranslatorService, constructs: WsdlRef) -> None:
+    strict = TranslateOptions(on_mismatch="error")
     bad_sku = order().replace(b"ABC-0001", b"abc-1")
     with pytest.raises(MessageMismatchError, match="does not match"):
-        service.translate(bad_sku, constructs)
+        service.translate(bad_sku, constructs, strict)
     too_precise = order().replace(b">1.5<", b">1.555<")
     with pytest.raises(MessageMismatchError, match="fraction digits"):
-        service.translate(too_precise, constructs)
+        service.translate(too_precise, constructs, strict)
     too_many = order().replace(b"<o:quantity>1<", b"<o:quantity>1000<")
     with pytest.raises(MessageMismatchError, match="maximum"):
-        service.translate(too_many, constructs)
+        service.translate(too_many, constructs, strict)
 
 
 def test_schemaless_fallback_is_flagged(service: TranslatorService, constructs: WsdlRef) -> None:
