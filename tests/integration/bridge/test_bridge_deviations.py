@@ -55,7 +55,9 @@ def _settings(tmp: Path, endpoint: str, on_mismatch: str) -> Settings:
     config = tmp / "bridge.json"
     wsdl = str(FIXTURES / "calculator.wsdl")
     config.write_text(
-        json.dumps({"services": [{"name": "sloppy", "wsdl": wsdl, "endpoint": endpoint}]})
+        json.dumps(
+            {"services": [{"name": "sloppy", "wsdl": wsdl, "endpoint": endpoint, "tenants": ["*"]}]}
+        )
     )
     fields: dict[str, Any] = {
         "data_dir": tmp / "data",
