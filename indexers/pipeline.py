@@ -10,16 +10,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexers import identity
 from indexers.discovery import Discovered, discover
 from indexers.errors import ExtractionError
 from indexers.report import (
@@ -48,18 +47,11 @@ from rag.types import Modality, UnitState
 
 logger = logging.getLogger(__name__)
 
-POINT_NAMESPACE = uuid.UUID("8f3a4b52-6c1d-5e7f-9a0b-1c2d3e4f5a6b")
-
 MODELS_BY_MODALITY: dict[Modality, tuple[ModelKind, ...]] = {
     Modality.TEXT: ("text", "clip"),
     Modality.IMAGE: ("clip", "text", "ocr"),
     Modality.AUDIO: ("whisper", "text", "clip"),
 }
-
-
-def point_id(tenant: str, sha256: str, unit_key: str, models_key: str) -> str:
-    """Deterministic: the same bytes, unit and models always give the same id."""
-    return str(uuid.uuid5(POINT_NAMESPACE, "\x1f".join((tenant, sha256, unit_key, models_key))))
 
 
 @dataclass(eq=False)  # identity: runs are tracked in lists and dicts by object
@@ -215,10 +207,9 @@ class Indexer:
         kinds = MODELS_BY_MODALITY[source.modality]
         models: dict[str, str] = {kind: self._model_version(kind) for kind in kinds}
         models["lexical"] = self.lexical.version
-        models_key = hashlib.sha256(
-            "|".join(f"{k}={v}" for k, v in sorted(models.items())).encode()
-        ).hexdigest()[:16]
-        return _SourceRun(source, tenant, self._collection(source.modality), models, models_key)
+        return _SourceRun(
+            source, tenant, self._collection(source.modality), models, identity.versions_key(models)
+        )
 
     def _model_version(self, kind: ModelKind) -> str:
         if kind == "ocr" and not self.settings.models.ocr.enabled:
@@ -334,9 +325,14 @@ class Indexer:
             Field.STATE: UnitState.PENDING.value,
         }
         payload.update(unit.extra)
-        return PointRecord(
-            point_id(run.tenant, source.sha256, key, run.models_key), vectors, payload
+        pid = identity.point_id(
+            tenant=run.tenant,
+            source=source.uri,
+            sha256=source.sha256,
+            unit=key,
+            versions=run.models_key,
         )
+        return PointRecord(pid, vectors, payload)
 
     # -- completion ----------------------------------------------------------------------------
     def _finalize_ready(self) -> None:
