@@ -151,3 +151,45 @@ def test_reindex_replaces_points_of_the_old_id_scheme(
         _indexer(settings, fakes, store).index_paths([twins]).counts(FileStatus.UNCHANGED)["image"]
         == 3
     )
+
+
+def test_a_rollback_never_deletes_what_another_run_made_live(
+    settings: Settings,
+    fakes: Fakes,
+    store: EmbeddedStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two runs of one source (a redelivered batch): the second is interrupted after the
+    first made the source live. Its rollback leaves the first run's points alone."""
+    from indexers import units as units_module
+    from tests.media import write_wav
+
+    talk = write_wav(tmp_path / "talk.wav", [(1, True), (0.5, False)] * 4)
+    settings = settings.model_copy(
+        update={"index": settings.index.model_copy(update={"batch_units": 1})}
+    )
+    real = units_module.audio_units
+    nested: list[int] = []
+
+    def overlapping(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        if nested:  # the other run: plain
+            yield from real(*args, **kwargs)
+            return
+        for i, unit in enumerate(real(*args, **kwargs)):
+            if i == 2:  # two units of this run are written: the other run does it all
+                nested.append(0)
+                other = _indexer(settings, fakes, store).index_paths([talk])
+                assert other.ok
+                nested[0] = other.units()["audio"]
+            if i == 3:
+                raise KeyboardInterrupt  # then this run stops
+            yield unit
+
+    monkeypatch.setattr(units_module, "audio_units", overlapping)
+    with pytest.raises(KeyboardInterrupt):
+        _indexer(settings, fakes, store).index_paths([talk])
+    points, _ = store.scroll("mmrag_audio", None, limit=100)
+    assert nested[0] > 3
+    assert len(points) == nested[0], "every unit of the finished run survived the other's rollback"
+    assert {p.payload["state"] for p in points} == {"live"}
