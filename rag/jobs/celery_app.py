@@ -91,7 +91,10 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("mmrag", set_as_current=False)
     app.conf.update(celery_config(settings))
 
-    @app.task(name=RUN_BATCH, bind=True, shared=False)  # type: ignore[untyped-decorator]
+    # max_retries=None on the task: retry(max_retries=None) alone means "the task's
+    # default" (3), which ended a wait for a live owner after three looks. The ledger
+    # bounds the attempts that do work (MMRAG_JOBS__MAX_ATTEMPTS).
+    @app.task(name=RUN_BATCH, bind=True, shared=False, max_retries=None)  # type: ignore[untyped-decorator]
     def run_batch_task(self: Task, job_id: str, index: int) -> dict[str, Any]:
         report = run_batch(worker_context(), job_id, index)
         if report.outcome is BatchOutcome.RETRY:
