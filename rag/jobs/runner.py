@@ -441,7 +441,8 @@ class _BatchListener:
         if result.status is FileStatus.FAILED and result.reason == ROLLBACK_REASON:
             return
         self._inflight.discard(result.path)
-        self._ctx.ledger.set_inflight(self._job_id, self._index, self._inflight)
+        if not self._heartbeat.lost.is_set():  # the new owner's in-progress files now
+            self._ctx.ledger.set_inflight(self._job_id, self._index, self._inflight)
         self.record(result)
 
     def units_written(self, modality: Modality, count: int) -> None:
