@@ -58,13 +58,15 @@ def begin_batch(
     batch = job.batches[index]
     if batch.state.terminal or job.state.terminal:
         return BatchStart(run=False)
+    if batch.state is BatchState.RUNNING and not exclusive and lease_live(batch, now):
+        # the owner is alive; after a cancel too, it stops at its next file and ends the
+        # batch itself, so the job turns cancelled only once it has stopped
+        assert batch.lease_until is not None
+        return BatchStart(run=False, wait_s=batch.lease_until - now, owner=batch.owner)
     if job.cancel_requested:
         batch.state = BatchState.CANCELLED
         settle(job, now)
         return BatchStart(run=False)
-    if batch.state is BatchState.RUNNING and not exclusive and lease_live(batch, now):
-        assert batch.lease_until is not None
-        return BatchStart(run=False, wait_s=batch.lease_until - now, owner=batch.owner)
     if batch.state is BatchState.RUNNING:
         for path in inflight:
             batch.crashes[path] = batch.crashes.get(path, 0) + 1

@@ -82,6 +82,20 @@ def test_a_lapsed_lease_is_taken_over_and_charged() -> None:
     assert lifecycle.finish_batch(job, 0, state=BatchState.DONE, failed=0, now=240.0, owner="w2:b")
 
 
+def test_a_redelivery_after_cancel_leaves_a_live_owner_to_stop_the_batch() -> None:
+    job = _job(1, 1)
+    _begin(job, "w1:a", now=200.0)
+    lifecycle.request_cancel(job, now=201.0)
+    assert job.batches[1].state is BatchState.CANCELLED
+    start = _begin(job, "w2:b", now=202.0)
+    assert not start.run
+    assert start.wait_s is not None
+    assert job.batches[0].state is BatchState.RUNNING, "its owner is still writing"
+    assert not job.state.terminal
+    lifecycle.finish_batch(job, 0, state=BatchState.CANCELLED, failed=0, now=205.0, owner="w1:a")
+    assert job.state is JobState.CANCELLED
+
+
 def test_exclusive_takes_over_a_current_lease() -> None:
     """The local executor holds the runner lock: whoever held the lease is dead."""
     job = _job(2)
