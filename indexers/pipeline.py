@@ -6,11 +6,15 @@
 - Points are written ``pending`` and flipped ``live`` once the whole source is in, then the
   source's stale points are deleted: an interrupted run leaves nothing half-indexed visible.
 - One bad file is reported and rolled back; the rest of the batch goes on.
+- A rollback deletes only what this run wrote and never made live: a unit already live
+  under the same id (same source, bytes, unit and versions, so the same content) is left as
+  it is rather than rewritten ``pending``, and the delete is filtered on this run's token
+  and on ``pending``. Two runs of one source (a redelivered job batch) can then never
+  delete each other's live points.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -20,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexers import identity
 from indexers.discovery import Discovered, discover
 from indexers.errors import ExtractionError
 from indexers.report import (
@@ -48,18 +53,14 @@ from rag.types import Modality, UnitState
 
 logger = logging.getLogger(__name__)
 
-POINT_NAMESPACE = uuid.UUID("8f3a4b52-6c1d-5e7f-9a0b-1c2d3e4f5a6b")
+# The payload field naming the indexer run that wrote a point (see the module docstring).
+RUN_FIELD = "run"
 
 MODELS_BY_MODALITY: dict[Modality, tuple[ModelKind, ...]] = {
     Modality.TEXT: ("text", "clip"),
     Modality.IMAGE: ("clip", "text", "ocr"),
     Modality.AUDIO: ("whisper", "text", "clip"),
 }
-
-
-def point_id(tenant: str, sha256: str, unit_key: str, models_key: str) -> str:
-    """Deterministic: the same bytes, unit and models always give the same id."""
-    return str(uuid.uuid5(POINT_NAMESPACE, "\x1f".join((tenant, sha256, unit_key, models_key))))
 
 
 @dataclass(eq=False)  # identity: runs are tracked in lists and dicts by object
@@ -69,7 +70,8 @@ class _SourceRun:
     collection: str
     models: dict[str, str]
     models_key: str
-    written: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # every unit id of the source so far
+    pending: list[str] = field(default_factory=list)  # those this run wrote (not live before)
     next_index: int = 0
     buffered: int = 0
     exhausted: bool = False
@@ -97,6 +99,8 @@ class Indexer:
         self._active: list[_SourceRun] = []
         self._touched: set[str] = set()
         self._report = IndexReport()
+        # Marks the points this instance writes: its rollback deletes no one else's.
+        self.run_token = uuid.uuid4().hex
 
     # -- public API ------------------------------------------------------------------------
     def index_paths(
@@ -215,10 +219,9 @@ class Indexer:
         kinds = MODELS_BY_MODALITY[source.modality]
         models: dict[str, str] = {kind: self._model_version(kind) for kind in kinds}
         models["lexical"] = self.lexical.version
-        models_key = hashlib.sha256(
-            "|".join(f"{k}={v}" for k, v in sorted(models.items())).encode()
-        ).hexdigest()[:16]
-        return _SourceRun(source, tenant, self._collection(source.modality), models, models_key)
+        return _SourceRun(
+            source, tenant, self._collection(source.modality), models, identity.versions_key(models)
+        )
 
     def _model_version(self, kind: ModelKind) -> str:
         if kind == "ocr" and not self.settings.models.ocr.enabled:
@@ -266,12 +269,19 @@ class Indexer:
         for run, point in points:
             if not run.failed:
                 by_collection.setdefault(run.collection, []).append(point)
+        fresh: set[str] = set()
         for name, records in by_collection.items():
-            self.store.upsert(name, records)
+            live = self._live_ids(name, [r.id for r in records])
+            new = [r for r in records if r.id not in live]
+            if new:
+                self.store.upsert(name, new)
+                fresh.update(r.id for r in new)
             self._touched.add(name)
         for run, point in points:
             if not run.failed:
                 run.written.append(point.id)
+                if point.id in fresh:
+                    run.pending.append(point.id)
                 run.buffered -= 1
         counts: dict[Modality, int] = {}
         for run, _ in points:
@@ -331,12 +341,18 @@ class Indexer:
             Field.INDEXED_AT: now,
             Field.MODELS: run.models,
             "models_key": run.models_key,
+            RUN_FIELD: self.run_token,
             Field.STATE: UnitState.PENDING.value,
         }
         payload.update(unit.extra)
-        return PointRecord(
-            point_id(run.tenant, source.sha256, key, run.models_key), vectors, payload
+        pid = identity.point_id(
+            tenant=run.tenant,
+            source=source.uri,
+            sha256=source.sha256,
+            unit=key,
+            versions=run.models_key,
         )
+        return PointRecord(pid, vectors, payload)
 
     # -- completion ----------------------------------------------------------------------------
     def _finalize_ready(self) -> None:
@@ -365,8 +381,15 @@ class Indexer:
             return
         run.failed = reason
         self._buffer = [entry for entry in self._buffer if entry[0] is not run]
-        if run.written:
-            self.store.delete_ids(run.collection, run.written)
+        if run.pending:
+            mine = Filter(
+                must=(
+                    HasId(tuple(run.pending)),
+                    MatchValue(Field.STATE, UnitState.PENDING.value),
+                    MatchValue(RUN_FIELD, self.run_token),
+                )
+            )
+            self.store.delete_where(run.collection, mine)
         if run in self._active:
             self._active.remove(run)
         self._result(self._file_result(run, FileStatus.FAILED, reason=reason))
@@ -381,6 +404,12 @@ class Indexer:
         self._buffer = []
 
     # -- helpers -----------------------------------------------------------------------------
+    def _live_ids(self, name: str, ids: Sequence[str]) -> set[str]:
+        """Which of these ids are live already: their content is the same by construction
+        (the id covers source, bytes, unit and versions), so they are not rewritten."""
+        found = self.store.retrieve(name, ids)
+        return {p.id for p in found if p.payload.get(Field.STATE) == UnitState.LIVE}
+
     def _ensure_collections(self) -> None:
         names = [self._collection(m) for m in Modality]
         if all(name in self._ensured for name in names):

@@ -196,6 +196,11 @@ class JobsSettings(_Section):
     poison_crashes: int = Field(default=2, ge=1, le=100)
     source_roots: tuple[Path, ...] = ()
     retention_days: float = Field(default=30.0, gt=0)
+    # Jobs kept in the ledger at most; beyond it the oldest finished ones go first.
+    max_jobs: int = Field(default=10_000, ge=10, le=10_000_000)
+    # A running batch's owner renews its lease every lease_s/3 s; a delivery that finds the
+    # lease current waits for the owner instead of taking over (and charging a crash).
+    lease_s: float = Field(default=60.0, ge=1.0, le=86_400.0)
 
     @field_validator("broker_url", "result_backend", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from indexers.pipeline import Indexer
 from indexers.report import FileStatus
 from indexers.sources import UPLOAD_SCHEME
+from rag.api import uploads
 from rag.api.auth import Tenant
 from rag.api.state import ServiceState, get_state
 from rag.errors import BadInputError, PayloadTooLargeError
@@ -72,6 +73,7 @@ def index_uploads(
         raise BadInputError("no files in the upload (multipart field `files`)")
     limit = state.settings.index.max_upload_mb << 20
     root = state.settings.data_dir / "uploads" / tenant
+    uploads.sweep_stale_temp(root)
     staged: list[tuple[Path, str, str]] = []
     try:
         for upload in files:
@@ -84,6 +86,14 @@ def index_uploads(
     finally:
         for upload in files:
             upload.file.close()
+        # Failed, or never indexed (an error, a refused later file): no point serves them.
+        with state.index_lock:
+            uploads.discard_unreferenced(
+                state.store,
+                state.settings.store.collection_prefix,
+                tenant,
+                [(p, uri) for p, uri, _ in staged],
+            )
     by_uri = {r.source: r for r in report.results}
     results = []
     for _path, uri, name in staged:
@@ -113,7 +123,7 @@ def _store_upload(upload: UploadFile, root: Path, limit: int, name: str) -> Path
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=root)
+    fd, tmp = tempfile.mkstemp(prefix=uploads.TEMP_PREFIX, dir=root)
     try:
         with os.fdopen(fd, "wb") as out:
             while block := upload.file.read(1 << 20):

@@ -15,8 +15,9 @@ from rag.api.state import ServiceState, get_state
 from rag.errors import BadInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaError
 from rag.search.request import SearchFilters, SearchRequest
 from rag.search.results import SearchResponse
+from rag.store.collections import Field as PayloadField
 from rag.store.collections import collection_name
-from rag.types import Modality
+from rag.types import Modality, UnitState
 
 router = APIRouter(prefix="/v1", tags=["search"])
 State = Annotated[ServiceState, Depends(get_state)]
@@ -226,6 +227,8 @@ def _first_error(exc: Exception) -> str:
 @router.get(
     "/media/{point_id}",
     summary="The original file of a result (images and audio inline, with range requests)",
+    description="Serves live points only: a point still pending (its source is being "
+    "indexed, or was interrupted) is a 404, as it is to search.",
     responses={404: {"description": "No such result for this tenant"}},
 )
 def media(
@@ -246,8 +249,10 @@ def media(
         if not state.store.collection_exists(name):
             continue
         for point in state.store.retrieve(name, [point_id]):
-            if point.payload.get("tenant") != tenant:
+            if point.payload.get(PayloadField.TENANT) != tenant:
                 continue  # another tenant's point is indistinguishable from a missing one
+            if point.payload.get(PayloadField.STATE) != UnitState.LIVE:
+                continue  # pending: not indexed yet (or being rolled back), as search sees it
             path = Path(str(point.payload.get("path", "")))
             if not path.is_file():
                 raise NotFoundError("the original file is no longer where it was indexed")

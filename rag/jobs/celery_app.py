@@ -9,7 +9,9 @@ at-least-once and the work is idempotent:
   dead worker strands one batch, not a prefetched queue of them.
 - Redis ``visibility_timeout``: a delivery not acknowledged within it goes back on the queue
   (that is how a SIGKILLed worker's batch reaches another worker). Workers sweep for such
-  deliveries every ``unacked_restore_interval`` seconds and when they start.
+  deliveries every ``unacked_restore_interval`` seconds and when they start. A batch that is
+  merely slow comes back too: its owner's lease (``MMRAG_JOBS__LEASE_S``) is current, so
+  the redelivery retries later instead of running it twice (:mod:`rag.jobs.lifecycle`).
 
 Each worker process loads its models and opens the store once, in ``worker_process_init``
 (sent by the solo pool as well as by each prefork child; the threads pool sends none, so
@@ -21,6 +23,7 @@ the one store).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 from dataclasses import asdict
@@ -88,7 +91,10 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("mmrag", set_as_current=False)
     app.conf.update(celery_config(settings))
 
-    @app.task(name=RUN_BATCH, bind=True, shared=False)  # type: ignore[untyped-decorator]
+    # max_retries=None on the task: retry(max_retries=None) alone means "the task's
+    # default" (3), which ended a wait for a live owner after three looks. The ledger
+    # bounds the attempts that do work (MMRAG_JOBS__MAX_ATTEMPTS).
+    @app.task(name=RUN_BATCH, bind=True, shared=False, max_retries=None)  # type: ignore[untyped-decorator]
     def run_batch_task(self: Task, job_id: str, index: int) -> dict[str, Any]:
         report = run_batch(worker_context(), job_id, index)
         if report.outcome is BatchOutcome.RETRY:
@@ -96,6 +102,10 @@ def make_celery(settings: Settings) -> Celery:
             raise self.retry(countdown=min(60, 2**report.attempt), max_retries=None)
         if report.outcome is BatchOutcome.RELEASED:
             raise self.retry(countdown=0, max_retries=None)  # shutting down: hand it back
+        if report.outcome is BatchOutcome.WAIT:
+            # a redelivery while the batch's owner is alive (a slow file outlasted the
+            # visibility timeout): look again when its lease would lapse; no crash charged
+            raise self.retry(countdown=math.ceil(report.wait_s or 1.0), max_retries=None)
         return asdict(report)
 
     return app

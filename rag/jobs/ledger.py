@@ -80,9 +80,12 @@ def open_ledger(settings: Settings) -> JobLedger:
             settings.jobs.broker_url,
             prefix=f"{settings.jobs.key_prefix}:jobs",
             retention_s=settings.jobs.retention_days * 86400,
+            max_jobs=settings.jobs.max_jobs,
         )
     from rag.jobs.ledger_sqlite import SqliteLedger
 
     return SqliteLedger(
-        settings.data_dir / "jobs.sqlite3", retention_s=settings.jobs.retention_days * 86400
+        settings.data_dir / "jobs.sqlite3",
+        retention_s=settings.jobs.retention_days * 86400,
+        max_jobs=settings.jobs.max_jobs,
     )

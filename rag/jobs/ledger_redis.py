@@ -10,8 +10,11 @@ Keys, under ``<MMRAG_JOBS__KEY_PREFIX>:jobs``::
     <p>:job:<id>:units      hash  modality -> units written
     <p>:all, <p>:tenant:<t> sorted sets of job ids by creation time
 
-A finished job's keys expire after ``MMRAG_JOBS__RETENTION_DAYS``; listing drops ids whose
-record has expired.
+A finished job's keys expire after ``MMRAG_JOBS__RETENTION_DAYS``. The two sorted sets are
+kept bounded on every insert: ids whose record has expired are dropped from the oldest end
+of ``:all`` and of the job's tenant set, and beyond ``MMRAG_JOBS__MAX_JOBS`` the oldest
+finished jobs are deleted outright (unfinished jobs are never dropped). Listing also drops
+expired ids it meets.
 """
 
 from __future__ import annotations
@@ -29,12 +32,22 @@ from rag.jobs.model import JobRecord, result_from_json, result_to_json
 
 T = TypeVar("T")
 _SUFFIXES = ("", ":paths", ":inflight", ":results", ":units")
+# Ids looked at per insert when trimming (bounded work per call).
+_TRIM_WINDOW = 500
 
 
 class RedisLedger:
-    def __init__(self, url: str, *, prefix: str, retention_s: float = 30 * 86400) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        retention_s: float = 30 * 86400,
+        max_jobs: int = 10_000,
+    ) -> None:
         self.prefix = prefix
         self.retention_s = int(retention_s)
+        self.max_jobs = max_jobs
         self.client: redis.Redis = redis.Redis.from_url(
             url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=30
         )
@@ -71,6 +84,36 @@ class RedisLedger:
             if job.state.terminal:
                 self._expire(pipe, job.id)
             pipe.execute()
+        self._trim(job.tenant)
+
+    def _trim(self, tenant: str) -> None:
+        """Keep ``:all`` and the tenant's set bounded (see the module docstring)."""
+        every = f"{self.prefix}:all"
+        with self._errors():
+            for index in (every, f"{self.prefix}:tenant:{tenant}"):
+                ids = [_text(i) for i in self.client.zrange(index, 0, _TRIM_WINDOW - 1)]
+                raws = self.client.mget([self._job(i) for i in ids]) if ids else []
+                gone = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+                if gone:
+                    self.client.zrem(index, *gone)
+            excess = int(self.client.zcard(every)) - self.max_jobs
+            if excess <= 0:
+                return
+            ids = [_text(i) for i in self.client.zrange(every, 0, _TRIM_WINDOW - 1)]
+            raws = self.client.mget([self._job(i) for i in ids]) if ids else []
+            finished = [
+                job
+                for job in (JobRecord.from_json(raw) for raw in raws if raw is not None)
+                if job.state.terminal
+            ][:excess]
+            if not finished:
+                return
+            with self.client.pipeline(transaction=True) as pipe:
+                for job in finished:
+                    pipe.delete(*(f"{self._job(job.id)}{suffix}" for suffix in _SUFFIXES))
+                    pipe.zrem(every, job.id)
+                    pipe.zrem(f"{self.prefix}:tenant:{job.tenant}", job.id)
+                pipe.execute()
 
     def load(self, job_id: str) -> JobRecord | None:
         with self._errors():

@@ -57,9 +57,12 @@ _CHUNK = 500  # paths per IN (...) query, well under SQLite's variable limit
 
 
 class SqliteLedger:
-    def __init__(self, path: Path, *, retention_s: float = 30 * 86400) -> None:
+    def __init__(
+        self, path: Path, *, retention_s: float = 30 * 86400, max_jobs: int = 10_000
+    ) -> None:
         self.path = path
         self.retention_s = retention_s
+        self.max_jobs = max_jobs
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list[sqlite3.Connection] = []
@@ -154,8 +157,21 @@ class SqliteLedger:
         return [job for job in jobs if not job.state.terminal]
 
     def _purge(self, db: sqlite3.Connection) -> None:
+        """Finished jobs past retention go, and beyond ``max_jobs`` (counting the one being
+        inserted) the oldest finished ones; unfinished jobs are never purged."""
         cutoff = time.time() - self.retention_s
         old = [r[0] for r in db.execute("SELECT id FROM jobs WHERE finished < ?", (cutoff,))]
+        (total,) = db.execute("SELECT COUNT(*) FROM jobs").fetchone()
+        excess = int(total) - len(old) + 1 - self.max_jobs
+        if excess > 0:
+            old += [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM jobs WHERE finished IS NOT NULL AND finished >= ? "
+                    "ORDER BY created, id LIMIT ?",
+                    (cutoff, excess),
+                )
+            ]
         for table in ("batches", "results", "units"):
             db.executemany(f"DELETE FROM {table} WHERE job_id = ?", [(i,) for i in old])  # noqa: S608
         db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in old])

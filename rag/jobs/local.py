@@ -101,7 +101,8 @@ class LocalExecutor:
                 continue
             job_id, index = work
             try:
-                report = run_batch(self.ctx, job_id, index)
+                # this process holds the runner lock: a batch found running is orphaned
+                report = run_batch(self.ctx, job_id, index, exclusive=True)
             except MmragError as exc:
                 # the ledger itself failed (disk full?): try again later, do not spin
                 logger.error("job %s batch %d could not run: %s", job_id, index, exc.detail)

@@ -54,7 +54,8 @@ class BatchRecord:
     size: int
     state: BatchState = BatchState.PENDING
     attempts: int = 0  # deliveries begun
-    owner: str | None = None  # host:pid of the runner of the latest attempt
+    owner: str | None = None  # host:pid:token of the runner of the latest delivery
+    lease_until: float | None = None  # the owner's heartbeat lease (epoch s) while running
     failed: int = 0  # files of this batch that failed (set when it is done)
     crashes: dict[str, int] = field(default_factory=dict)  # file -> runner deaths during it
     error: str | None = None  # the last batch-level error (a retried store failure)

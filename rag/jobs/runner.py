@@ -10,7 +10,11 @@ Why a delivery can be repeated without losing or duplicating anything:
   costs a hash and two store reads, no model), so the store, not the ledger, says what is
   done; a result already recorded as ``indexed`` stays ``indexed``;
 - the ledger knows which files were in progress when a runner died, and charges them
-  (see :mod:`rag.jobs.lifecycle`), so a file that kills its runner fails alone.
+  (see :mod:`rag.jobs.lifecycle`), so a file that kills its runner fails alone;
+- a delivery owns its batch under a lease its heartbeat renews: a redelivery that finds the
+  lease current (the owner is alive, only slow) waits instead of running the batch a second
+  time, and charges nothing; a runner that lost its lease stops at its next file and rolls
+  back only the points it wrote and never made live (see :mod:`indexers.pipeline`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -73,6 +78,8 @@ class BatchOutcome(enum.StrEnum):
     CANCELLED = "cancelled"  # stopped at a file boundary because the job was cancelled
     RELEASED = "released"  # stopped because the process is shutting down; put back
     RETRY = "retry"  # failed on an error that may pass (the store); put back
+    WAIT = "wait"  # another runner owns the batch and is alive: deliver again later
+    LOST = "lost"  # this runner's lease lapsed and another took over: it finishes the batch
 
 
 @dataclass(frozen=True)
@@ -82,18 +89,65 @@ class BatchReport:
     files: int = 0
     failed: int = 0
     error: str | None = None
+    wait_s: float | None = None  # WAIT: when to try again
 
 
 class _CancelRequestedError(Exception):
     pass
 
 
+class _OwnershipLostError(Exception):
+    pass
+
+
+class _Heartbeat:
+    """Renews the batch's lease every third of it, in a thread; notes when it is lost."""
+
+    def __init__(self, ctx: JobContext, job_id: str, index: int, owner: str) -> None:
+        self._ctx, self._job_id, self._index, self.owner = ctx, job_id, index, owner
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"mmrag-lease-{job_id[:8]}-{index}", daemon=True
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        lease_s = self._ctx.settings.jobs.lease_s
+        while not self._stop.wait(lease_s / 3):
+            try:
+                held = self._ctx.ledger.update(
+                    self._job_id,
+                    lambda job: lifecycle.renew_lease(
+                        job, self._index, owner=self.owner, now=time.time(), lease_s=lease_s
+                    ),
+                )
+            except MmragError as exc:
+                job, index = self._job_id, self._index
+                logger.warning("job %s batch %d: lease not renewed: %s", job, index, exc.detail)
+                continue
+            if not held:
+                self.lost.set()
+                return
+
+
 class _ShuttingDownError(Exception):
     pass
 
 
-def run_batch(ctx: JobContext, job_id: str, index: int) -> BatchReport:
-    """Run (or re-run) batch ``index`` of job ``job_id``; safe to call for any delivery."""
+def run_batch(ctx: JobContext, job_id: str, index: int, *, exclusive: bool = False) -> BatchReport:
+    """Run (or re-run) batch ``index`` of job ``job_id``; safe to call for any delivery.
+
+    ``exclusive``: no other runner can be alive (the caller holds the data dir's runner
+    lock), so a batch found running is taken over whatever its lease says."""
+    owner = f"{ctx.owner}:{uuid.uuid4().hex[:8]}"  # this delivery, not just this process
     ledger, limits = ctx.ledger, ctx.settings.jobs
     was_inflight = ledger.inflight(job_id, index)
     started = ledger.update(
@@ -102,17 +156,36 @@ def run_batch(ctx: JobContext, job_id: str, index: int) -> BatchReport:
             lifecycle.begin_batch(
                 job,
                 index,
-                owner=ctx.owner,
+                owner=owner,
                 inflight=was_inflight,
                 now=time.time(),
                 max_attempts=limits.max_attempts,
+                lease_s=limits.lease_s,
+                exclusive=exclusive,
             ),
             job,
         ),
     )
     start, job = started
     if not start.run:
+        if start.wait_s is not None:
+            logger.info(
+                "job %s batch %d: owned by %s, alive (lease for %.1f s more): waiting",
+                job_id,
+                index,
+                start.owner,
+                start.wait_s,
+            )
+            return BatchReport(BatchOutcome.WAIT, wait_s=start.wait_s)
         return BatchReport(BatchOutcome.SKIPPED)
+    with _Heartbeat(ctx, job_id, index, owner) as heartbeat:
+        return _run_owned(ctx, job, index, start, heartbeat)
+
+
+def _run_owned(
+    ctx: JobContext, job: JobRecord, index: int, start: lifecycle.BatchStart, heartbeat: _Heartbeat
+) -> BatchReport:
+    ledger, limits, job_id, owner = ctx.ledger, ctx.settings.jobs, job.id, heartbeat.owner
     ledger.set_inflight(job_id, index, ())
     paths = ledger.batch_paths(job_id, index)
     prior = ledger.results(job_id, paths)
@@ -124,7 +197,9 @@ def run_batch(ctx: JobContext, job_id: str, index: int) -> BatchReport:
             start.attempt,
             " (a runner died in it: running file by file)" if start.isolate else "",
         )
-    listener = _BatchListener(ctx, job, index, prior, suspects=set(start.crashes))
+    listener = _BatchListener(
+        ctx, job, index, prior, suspects=set(start.crashes), heartbeat=heartbeat
+    )
     todo = [p for p in paths if not _final_failure(prior.get(p))]
     for path in [p for p in todo if start.crashes.get(p, 0) >= limits.poison_crashes]:
         todo.remove(path)
@@ -137,7 +212,7 @@ def run_batch(ctx: JobContext, job_id: str, index: int) -> BatchReport:
             f"not indexed: its batch was delivered {limits.max_attempts} times without finishing"
         )
         _fail_unfinished(listener, todo, reason)
-        return _finish(ctx, job_id, index, BatchState.DONE, listener, start.attempt)
+        return _finish(ctx, job_id, index, BatchState.DONE, listener, start.attempt, owner)
 
     settings = _job_settings(ctx.settings, job.collection_prefix)
     groups = [[p] for p in todo] if start.isolate else [todo]
@@ -148,13 +223,22 @@ def run_batch(ctx: JobContext, job_id: str, index: int) -> BatchReport:
             with ctx.index_lock or contextlib.nullcontext():
                 indexer = Indexer(settings, ctx.models, ctx.store, listener=listener)
                 indexer.index_paths([Path(p) for p in group], tenant=job.tenant, recursive=False)
+    except _OwnershipLostError:
+        logger.warning(
+            "job %s batch %d: another runner took the batch over (this one's lease lapsed); "
+            "stopped, its unfinished files rolled back",
+            job_id,
+            index,
+        )
+        return BatchReport(BatchOutcome.LOST, start.attempt)
     except _CancelRequestedError:
         ledger.set_inflight(job_id, index, ())
-        return _finish(ctx, job_id, index, BatchState.CANCELLED, listener, start.attempt)
+        return _finish(ctx, job_id, index, BatchState.CANCELLED, listener, start.attempt, owner)
     except _ShuttingDownError:
         ledger.set_inflight(job_id, index, ())
         ledger.update(
-            job_id, lambda j: lifecycle.release_batch(j, index, error=None, now=time.time())
+            job_id,
+            lambda j: lifecycle.release_batch(j, index, error=None, now=time.time(), owner=owner),
         )
         return BatchReport(BatchOutcome.RELEASED, start.attempt)
     except Exception as exc:
@@ -163,13 +247,14 @@ def run_batch(ctx: JobContext, job_id: str, index: int) -> BatchReport:
         ledger.set_inflight(job_id, index, ())
         if start.attempt >= limits.max_attempts:
             _fail_unfinished(listener, todo, f"not indexed: {detail}")
-            return _finish(ctx, job_id, index, BatchState.DONE, listener, start.attempt)
+            return _finish(ctx, job_id, index, BatchState.DONE, listener, start.attempt, owner)
         ledger.update(
-            job_id, lambda j: lifecycle.release_batch(j, index, error=detail, now=time.time())
+            job_id,
+            lambda j: lifecycle.release_batch(j, index, error=detail, now=time.time(), owner=owner),
         )
         return BatchReport(BatchOutcome.RETRY, start.attempt, error=detail)
     ledger.set_inflight(job_id, index, ())
-    return _finish(ctx, job_id, index, BatchState.DONE, listener, start.attempt)
+    return _finish(ctx, job_id, index, BatchState.DONE, listener, start.attempt, owner)
 
 
 def _finish(
@@ -179,12 +264,17 @@ def _finish(
     state: BatchState,
     listener: _BatchListener,
     attempt: int,
+    owner: str,
 ) -> BatchReport:
     failed = listener.failed_count()
-    ctx.ledger.update(
+    finished = ctx.ledger.update(
         job_id,
-        lambda j: lifecycle.finish_batch(j, index, state=state, failed=failed, now=time.time()),
+        lambda j: lifecycle.finish_batch(
+            j, index, state=state, failed=failed, now=time.time(), owner=owner
+        ),
     )
+    if not finished and listener.lost():
+        return BatchReport(BatchOutcome.LOST, attempt)
     outcome = BatchOutcome.CANCELLED if state is BatchState.CANCELLED else BatchOutcome.DONE
     return BatchReport(outcome, attempt, files=len(listener.results), failed=failed)
 
@@ -258,8 +348,10 @@ class _BatchListener:
         prior: dict[str, FileResult],
         *,
         suspects: set[str],
+        heartbeat: _Heartbeat,
     ) -> None:
         self._ctx = ctx
+        self._heartbeat = heartbeat
         self._job = job
         self._job_id = job.id
         self._index = index
@@ -317,12 +409,24 @@ class _BatchListener:
             result, status=FileStatus.INDEXED, units=units if isinstance(units, int) else 0
         )
 
+    def lost(self) -> bool:
+        """This runner no longer owns the batch (its lease lapsed and another took over)."""
+        if self._heartbeat.lost.is_set():
+            return True
+        job = self._ctx.ledger.load(self._job_id)
+        batch = job.batches[self._index] if job is not None else None
+        return batch is not None and batch.owner != self._heartbeat.owner
+
     def _check(self) -> None:
         if self._ctx.stopping.is_set():
             raise _ShuttingDownError
+        if self._heartbeat.lost.is_set():
+            raise _OwnershipLostError
         job = self._ctx.ledger.load(self._job_id)
         if job is None or job.cancel_requested:
             raise _CancelRequestedError
+        if job.batches[self._index].owner != self._heartbeat.owner:
+            raise _OwnershipLostError
 
     # -- ProgressListener ---------------------------------------------------------------------
     def run_started(self, total_files: int) -> None:
@@ -337,7 +441,8 @@ class _BatchListener:
         if result.status is FileStatus.FAILED and result.reason == ROLLBACK_REASON:
             return
         self._inflight.discard(result.path)
-        self._ctx.ledger.set_inflight(self._job_id, self._index, self._inflight)
+        if not self._heartbeat.lost.is_set():  # the new owner's in-progress files now
+            self._ctx.ledger.set_inflight(self._job_id, self._index, self._inflight)
         self.record(result)
 
     def units_written(self, modality: Modality, count: int) -> None:

@@ -133,6 +133,8 @@ def redis_env(data_dir: Path, prefix: str, **extra: str) -> dict[str, str]:
         MMRAG_JOBS__BATCH_FILES="2",
         # short, so a SIGKILLed worker's batch comes back within seconds
         MMRAG_JOBS__VISIBILITY_TIMEOUT_S="6",
+        # a dead runner's lease lapses well before its batch comes back
+        MMRAG_JOBS__LEASE_S="3",
         **extra,
     )
 

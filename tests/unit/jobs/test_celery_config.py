@@ -60,6 +60,8 @@ def test_the_app_registers_the_batch_task(make_settings: SettingsFactory) -> Non
     app = make_celery(make_settings(jobs={"broker_url": REDIS_URL}))
     assert RUN_BATCH in app.tasks
     assert app.conf.task_acks_late is True
+    # waiting for a live owner and handing a batch back retry without a count limit
+    assert app.tasks[RUN_BATCH].max_retries is None
     app.close()
 
 

@@ -290,7 +290,7 @@ def _deliver_in_child(
         store = store_class(settings.data_dir / "qdrant", victim)  # type: ignore[call-arg]
         ledger = SqliteLedger(settings.data_dir / "jobs.sqlite3")
         ctx = JobContext(settings, fakes.registry(settings), store, ledger, owner="child")
-        run_batch(ctx, job_id, 0)
+        run_batch(ctx, job_id, 0, exclusive=True)  # the runner before it is known dead
         store.close()
 
     process = multiprocessing.get_context("fork").Process(target=child)
@@ -316,7 +316,7 @@ def test_a_poison_file_that_kills_its_worker_fails_alone(
     assert _deliver_in_child(settings, fakes, job_id, "b.png") == -signal.SIGKILL
     assert sqlite_ledger.inflight(job_id, 0) == {str(corpus / "b.png")}
     # delivery 3: b is poison, the rest completes
-    report = run_batch(ctx, job_id, 0)
+    report = run_batch(ctx, job_id, 0, exclusive=True)
     assert report.outcome is BatchOutcome.DONE
     assert report.attempt == 3
     assert _run_all(ctx, job_id) is JobState.FAILED
@@ -348,7 +348,7 @@ def test_a_file_that_turned_live_just_before_the_death_is_still_indexed(
     assert str(corpus / "b.png") not in sqlite_ledger.results(job_id), "b's result was lost"
     assert _sources(_points(store)) == {"a.png", "b.png"}, "but b is live"
 
-    assert run_batch(ctx, job_id, 0).outcome is BatchOutcome.DONE
+    assert run_batch(ctx, job_id, 0, exclusive=True).outcome is BatchOutcome.DONE
     results = {Path(p).name: r for p, r in sqlite_ledger.results(job_id).items()}
     assert results["b.png"].status is FileStatus.INDEXED, "indexed by this job, not unchanged"
     assert results["b.png"].units == 1
