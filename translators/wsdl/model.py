@@ -66,3 +66,5 @@ class WsdlDescription:
     target_namespace: str
     operations: tuple[Operation, ...]
     endpoints: tuple[tuple[str, str], ...] = ()  # (port or endpoint name, address)
+    # (port or endpoint name, local name of its binding, address or ""), in document order
+    ports: tuple[tuple[str, str, str], ...] = ()

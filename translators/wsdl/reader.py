@@ -102,6 +102,7 @@ def read_wsdl11(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
     port_types = _Table("wsdl:portType", problems)
     bindings: list[tuple[str, etree._Element]] = []
     endpoints: list[tuple[str, str]] = []
+    ports: list[tuple[str, str, str]] = []
     for document in documents:
         tns = document.target_namespace
         for node in document.root.iterchildren(_w("message")):
@@ -112,9 +113,13 @@ def read_wsdl11(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
             bindings.append((clark(tns, node.get("name", "")), node))
         for service in document.root.iterchildren(_w("service")):
             for port in service.iterchildren(_w("port")):
+                location = ""
                 for address in port:
                     if isinstance(address.tag, str) and local_name(address.tag) == "address":
-                        endpoints.append((port.get("name", ""), address.get("location", "")))
+                        location = address.get("location", "")
+                        endpoints.append((port.get("name", ""), location))
+                binding_ref = port.get("binding", "")
+                ports.append((port.get("name", ""), binding_ref.rpartition(":")[2], location))
     operations: list[Operation] = []
     bound_port_types: set[str] = set()
     for binding_name, binding in bindings:
@@ -143,7 +148,12 @@ def read_wsdl11(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
             operations.extend(_unbound_operations(name, port_type, messages, problems))
     first = documents[0]
     return WsdlDescription(
-        first.location, "1.1", first.target_namespace, tuple(operations), tuple(endpoints)
+        first.location,
+        "1.1",
+        first.target_namespace,
+        tuple(operations),
+        tuple(endpoints),
+        tuple(ports),
     )
 
 
@@ -333,6 +343,7 @@ def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
     interfaces = _Table("wsdl20:interface", problems)
     bindings: list[tuple[str, etree._Element]] = []
     endpoints: list[tuple[str, str]] = []
+    ports: list[tuple[str, str, str]] = []
     for document in documents:
         tns = document.target_namespace
         for node in document.root.iterchildren(_w2("interface")):
@@ -342,6 +353,8 @@ def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
         for service in document.root.iterchildren(_w2("service")):
             for endpoint in service.iterchildren(_w2("endpoint")):
                 endpoints.append((endpoint.get("name", ""), endpoint.get("address", "")))
+                binding_ref = endpoint.get("binding", "").rpartition(":")[2]
+                ports.append((endpoint.get("name", ""), binding_ref, endpoint.get("address", "")))
     operations: list[Operation] = []
     bound: set[str] = set()
     for binding_name, binding in bindings:
@@ -371,7 +384,12 @@ def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
             )
     first = documents[0]
     return WsdlDescription(
-        first.location, "2.0", first.target_namespace, tuple(operations), tuple(endpoints)
+        first.location,
+        "2.0",
+        first.target_namespace,
+        tuple(operations),
+        tuple(endpoints),
+        tuple(ports),
     )
 
 
