@@ -89,7 +89,6 @@ class RequestSerializer:
                 header.append(element)
         body = etree.SubElement(root, f"{{{env_ns}}}Body")
         self._entries(body, shape.body, dict(data), shape, "", env_ns)
-        etree.cleanup_namespaces(root)
         return root
 
     # -- message level -------------------------------------------------------------------
@@ -130,6 +129,7 @@ class RequestSerializer:
         encoded: bool,
         path: str,
         depth: int,
+        instance_type: str | None = None,
     ) -> None:
         if depth > _MAX_DEPTH:
             raise _invalid(path, "nested too deeply")
@@ -140,10 +140,11 @@ class RequestSerializer:
         xsd_type: XsdType = decl.type
         if isinstance(xsd_type, SimpleType):
             text, nsmap = self._lexical(value, xsd_type, path)
-            element = etree.SubElement(parent, decl.name, nsmap=nsmap or None)
+            attrs = {_TYPE: _qname_text(instance_type, nsmap)} if instance_type else {}
+            element = etree.SubElement(parent, decl.name, attrs, nsmap=nsmap or None)
             element.text = text
             return
-        self._complex(parent, decl.name, xsd_type, value, encoded, path, depth)
+        self._complex(parent, decl.name, xsd_type, value, encoded, path, depth, instance_type)
 
     def _complex(
         self,
@@ -154,6 +155,7 @@ class RequestSerializer:
         encoded: bool,
         path: str,
         depth: int,
+        instance_type: str | None = None,
     ) -> None:
         if complex_type.is_any:
             self._schemaless(parent, name, value, path, depth)
@@ -172,6 +174,8 @@ class RequestSerializer:
         if label is not None:
             complex_type, type_name = self._derived(complex_type, label, path)
             attrs[_TYPE] = _qname_text(type_name, nsmap)
+        elif instance_type is not None:
+            attrs[_TYPE] = _qname_text(instance_type, nsmap)
         layout = self.layouts.get(complex_type)
         attribute_keys = self._attributes(layout, value, path, attrs, nsmap)
         text: str | None = None
@@ -273,8 +277,13 @@ class RequestSerializer:
             inner.array = SoapArray(item_type, array.dimensions - 1)
             item_type = inner
         item_decl = ElementDecl(array.item_name or "item", item_type, nillable=True)
+        # Items carry xsi:type when their type has a name (SOAP 1.1 section 5.4.2 allows it,
+        # and encoding-driven servers look for it).
+        item_label = array.item.name if array.dimensions == 1 else None
         for index, item in enumerate(value):
-            self._element(element, item_decl, item, encoded, f"{path}/{index}", depth + 1)
+            self._element(
+                element, item_decl, item, encoded, f"{path}/{index}", depth + 1, item_label
+            )
 
     # -- wildcards and schema-less content -----------------------------------------------
     def _wildcard(
