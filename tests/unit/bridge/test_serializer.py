@@ -137,8 +137,12 @@ RPC_WSDL = f"""<?xml version="1.0"?>
   </message>
   <message name="SumOut"><part name="total" type="xs:int"/></message>
   <portType name="Calc">
-    <operation name="Sum"><input message="tns:SumIn"/><output message="tns:SumOut"/></operation>
-    <operation name="SumLiteral"><input message="tns:SumIn"/><output message="tns:SumOut"/></operation>
+    <operation name="Sum">
+      <input message="tns:SumIn"/><output message="tns:SumOut"/>
+    </operation>
+    <operation name="SumLiteral">
+      <input message="tns:SumIn"/><output message="tns:SumOut"/>
+    </operation>
   </portType>
   <binding name="CalcBinding" type="tns:Calc">
     <soap:binding style="rpc" transport="http://schemas.xmlsoap.org/soap/http"/>
@@ -223,7 +227,8 @@ def test_document_literal_round_trip(tmp_path: Path, settings: Settings) -> None
     assert first.find(f"{{{TNS}}}note").get(f"{{{XSI}}}nil") == "true"  # type: ignore[union-attr]
     assert gift.get(f"{{{XSI}}}type", "").endswith(":GiftItem")
     kind = order.find(f"{{{TNS}}}kind")
-    assert kind is not None and kind.text is not None
+    assert kind is not None
+    assert kind.text is not None
     prefix, _, local = kind.text.partition(":")
     assert (kind.nsmap[prefix], local) == ("urn:kinds", "express")
     body, headers = _read_back(settings, compiled, operation, envelope)
@@ -261,15 +266,16 @@ def test_rpc_encoded_arrays_and_rpc_literal(tmp_path: Path, settings: Settings) 
     plain = {"SumLiteral": {"values": [4], "label": "y"}}
     envelope = serializer.envelope(literal, plain)
     wrapper = envelope.find(f"{{{ENV11}}}Body/{{urn:calc}}SumLiteral")
-    assert wrapper is not None and wrapper.get(f"{{{ENV11}}}encodingStyle") is None
+    assert wrapper is not None
+    assert wrapper.get(f"{{{ENV11}}}encodingStyle") is None
     assert _read_back(settings, compiled, literal, envelope)[0] == plain
 
 
 @pytest.mark.parametrize(
     ("data", "path"),
     [
-        ({"PlaceOrder": {"item": [{"@xsi:type": "Nope", "sku": "A", "qty": 1}]}}, "/PlaceOrder/item/0/@xsi:type"),
-        ({"PlaceOrder": {"item": [{"sku": "A", "qty": 1, "colour": "red"}]}}, "/PlaceOrder/item/0/colour"),
+        ({"PlaceOrder": {"item": [{"@xsi:type": "Nope", "sku": "A", "qty": 1}]}}, "/PlaceOrder/item/0/@xsi:type"),  # noqa: E501
+        ({"PlaceOrder": {"item": [{"sku": "A", "qty": 1, "colour": "red"}]}}, "/PlaceOrder/item/0/colour"),  # noqa: E501
         ({"PlaceOrder": {"item": "A-1"}}, "/PlaceOrder/item"),
         ({"Other": {}}, "/Other"),
     ],
