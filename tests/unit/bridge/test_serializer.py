@@ -224,7 +224,7 @@ def test_document_literal_round_trip(tmp_path: Path, settings: Settings) -> None
     ]  # fmt: skip
     first, gift = order.findall(f"{{{TNS}}}item")
     assert first.get("currency") == "EUR"
-    assert first.find(f"{{{TNS}}}note").get(f"{{{XSI}}}nil") == "true"  # type: ignore[union-attr]
+    assert first.find(f"{{{TNS}}}note").get(f"{{{XSI}}}nil") == "true"
     assert gift.get(f"{{{XSI}}}type", "").endswith(":GiftItem")
     kind = order.find(f"{{{TNS}}}kind")
     assert kind is not None
