@@ -41,7 +41,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
             self._answer(400, problem.encode(), "text/plain")
             return
         envelope = etree.fromstring(body)
-        request = envelope.find(f"{{{ENV}}}Body")[0]  # type: ignore[index]
+        request = envelope.find(f"{{{ENV}}}Body")[0]
         reply = etree.Element(f"{{{ENV}}}Envelope", nsmap={"soap": ENV})
         reply_body = etree.SubElement(reply, f"{{{ENV}}}Body")
         answer = etree.SubElement(reply_body, f"{{{TNS}}}{REPLIES[etree.QName(request).localname]}")
