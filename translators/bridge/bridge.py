@@ -409,7 +409,7 @@ def _spec_version(spec: ServiceSpec) -> str:
 
 def _parse_json(body: bytes) -> Any:
     try:
-        # Decimals keep their digits on the way to zeep (xs:decimal is exact).
+        # Decimals keep their digits on the way to the envelope (xs:decimal is exact).
         return json.loads(body or b"null", parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInputError(f"the request body is not JSON: {exc}") from None
