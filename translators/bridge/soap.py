@@ -4,8 +4,9 @@ reads replies, both over the one compiled WSDL.
 The WSDL is loaded through the translator's resolver (bundled standard schemas, local files,
 allow-listed URLs only) and hardened parser. Each REST operation is bound to one WSDL port:
 the service's ``port`` if it names one, else the first SOAP 1.1 port, else the first SOAP 1.2
-port (a WSDL without a ``wsdl:service`` binds its first SOAP binding; the endpoint must then be
-given). The JSON request is the translator's JSON form of the operation's *input* message
+port (a WSDL without a ``wsdl:service``, or whose ports name no binding it defines, binds its
+first SOAP binding, with a warning; the endpoint must then be given unless a lone port has an
+address). The JSON request is the translator's JSON form of the operation's *input* message
 (the same convention as its replies), validated against the input schema, then serialised by
 :class:`~translators.bridge.serializer.RequestSerializer` over the same compiled schema, with
 the WS-Security UsernameToken when configured. zeep is not involved (it stays a test oracle).
@@ -14,6 +15,7 @@ the WS-Security UsernameToken when configured. zeep is not involved (it stays a 
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,8 @@ from translators.compiled import CompiledMessage, CompiledWsdl
 from translators.schema.gate import SchemaGate
 from translators.service import describe_error
 from translators.wsdl.model import Operation, SoapVersion
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["BoundOperation", "LoadedService", "SoapRequest", "bind_service"]
 
@@ -192,10 +196,21 @@ def _choose_port(compiled: CompiledWsdl, spec: ServiceSpec) -> tuple[str, str, S
         candidates.append((0 if version == "1.1" else 1, port, binding, version, address))
     if spec.port is not None:
         raise WsdlError(f"{spec.name}: no SOAP port named {spec.port!r}", construct="wsdl:port")
-    if not candidates and not description.ports:
-        # No wsdl:service at all: the first SOAP binding, at the endpoint the spec gives.
+    if not candidates:
+        # No port names a SOAP binding the WSDL defines: no wsdl:service at all, or a broken
+        # binding reference (the WSDL 1.1 spec's own StockQuote example). Bind the first SOAP
+        # binding; a lone port's address still applies, else the spec's endpoint must.
+        dangling = [p for p in description.ports if p[1] not in versions]
+        address = dangling[0][2] if len(dangling) == 1 else ""
         for binding, version in versions.items():
-            candidates.append((0 if version == "1.1" else 1, binding, binding, version, ""))
+            name = dangling[0][0] if len(dangling) == 1 else binding
+            candidates.append((0 if version == "1.1" else 1, name, binding, version, address))
+        if candidates:
+            logger.warning(
+                "%s: no port names a SOAP binding of the WSDL; bound to binding %s",
+                spec.name,
+                min(candidates, key=lambda c: c[0])[2],
+            )
     if not candidates:
         raise WsdlError(f"{spec.name}: the WSDL has no SOAP port", construct="wsdl:port")
     candidates.sort(key=lambda c: c[0])
