@@ -107,24 +107,29 @@ class LoadedService:
 
     # -- requests ------------------------------------------------------------------------
     def validate(self, bound: BoundOperation, data: Any) -> None:
-        """Refuse a request that fails the input schema, naming every failing field."""
-        gate: SchemaGate = bound.input.validator
-        if gate.is_valid(data):
-            return
-        errors = [
-            {"path": _pointer(error), "reason": describe_error(error)}
-            for error in sorted(gate.reference.iter_errors(data), key=lambda e: list(e.path))[:20]
-        ] or [{"path": "/", "reason": "the request failed schema validation"}]
-        fields = ", ".join(e["path"] for e in errors)
-        raise RequestInvalidError(
-            f"the request does not fit the {bound.name} input schema: {fields}", errors=errors
-        )
+        """Refuse a request that fails the input schema, naming every failing field.
+
+        The operation's declared SOAP headers travel in the body under ``soap:Header`` (the
+        translator's JSON of the header elements, validated against the header schema)."""
+        body, headers = split_headers(data)
+        _check(bound.input.validator, body, bound.name, "")
+        if headers is not None:
+            if not bound.input.shape.headers:
+                raise RequestInvalidError(
+                    f"{bound.name} declares no SOAP headers",
+                    errors=[{"path": "/" + HEADER_KEY, "reason": "no headers are declared"}],
+                )
+            _check(bound.input.header_validator, headers, bound.name, "/" + HEADER_KEY)
 
     def build(
         self, bound: BoundOperation, data: Any, *, headers: Mapping[str, Any] | None = None
     ) -> SoapRequest:
         """The SOAP envelope and HTTP headers for a validated request (``headers``: the
-        operation's declared SOAP headers, in the translator's JSON convention)."""
+        operation's declared SOAP headers, in the translator's JSON convention; by default
+        those under the body's ``soap:Header`` key)."""
+        data, carried = split_headers(data)
+        if headers is None:
+            headers = carried
         if not isinstance(data, dict):
             raise RequestInvalidError(
                 f"the {bound.name} request must be a JSON object",
@@ -157,6 +162,34 @@ def _http_headers(soap_version: SoapVersion, action: str | None) -> dict[str, st
             content_type += f'; action="{action}"'
         return {"Content-Type": content_type}
     return {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action or ""}"'}
+
+
+HEADER_KEY = "soap:Header"
+
+
+def split_headers(data: Any) -> tuple[Any, Any]:
+    """(body, headers) of a request whose SOAP headers ride under ``soap:Header``."""
+    if isinstance(data, dict) and HEADER_KEY in data:
+        body = {k: v for k, v in data.items() if k != HEADER_KEY}
+        return body, data[HEADER_KEY]
+    return data, None
+
+
+def _check(gate: SchemaGate, data: Any, operation: str, prefix: str) -> None:
+    if gate.is_valid(data):
+        return
+    errors = [
+        {"path": _join(prefix, _pointer(error)), "reason": describe_error(error)}
+        for error in sorted(gate.reference.iter_errors(data), key=lambda e: list(e.path))[:20]
+    ] or [{"path": prefix or "/", "reason": "the request failed schema validation"}]
+    fields = ", ".join(e["path"] for e in errors)
+    raise RequestInvalidError(
+        f"the request does not fit the {operation} input schema: {fields}", errors=errors
+    )
+
+
+def _join(prefix: str, pointer: str) -> str:
+    return prefix if prefix and pointer == "/" else prefix + pointer
 
 
 def _pointer(error: Any) -> str:

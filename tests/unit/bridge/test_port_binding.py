@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from rag.errors import WsdlError
+from rag.errors import RequestInvalidError, WsdlError
 from rag.settings import Settings
 from tests.unit.bridge.test_serializer import DOCUMENT_WSDL, TNS
 from translators.bridge import Bridge, ServiceSpec
@@ -82,3 +82,34 @@ def test_username_token_digest_follows_the_profile() -> None:
     assert password.text == base64.b64encode(expected.digest()).decode()
     assert password.get("Type", "").endswith("#PasswordDigest")
     assert b"wonderland" not in etree.tostring(security)
+
+
+def test_declared_soap_headers_ride_under_soap_header(settings: Settings, tmp_path: Path) -> None:
+    loaded = _load(settings, tmp_path, DOCUMENT_WSDL)
+    bound = loaded.operation("PlaceOrder")
+    data = {**ORDER, "soap:Header": {"Session": {"token": "t-1"}}}
+    loaded.validate(bound, data)
+    root = etree.fromstring(loaded.build(bound, data).body)
+    env = "http://schemas.xmlsoap.org/soap/envelope/"
+    assert root.findtext(f"{{{env}}}Header/{{{TNS}}}Session/{{{TNS}}}token") == "t-1"
+    assert root.find(f"{{{env}}}Body/{{{TNS}}}PlaceOrder") is not None
+    with pytest.raises(RequestInvalidError) as caught:
+        loaded.validate(bound, {**ORDER, "soap:Header": {"Session": {"tok": "x"}}})
+    assert caught.value.errors[0]["path"].startswith("/soap:Header/Session")
+    soap12 = _load(settings, tmp_path, DOCUMENT_WSDL, port="Shop12Port")
+    with pytest.raises(RequestInvalidError, match="declares no SOAP headers"):
+        soap12.validate(soap12.operation("PlaceOrder"), data)
+
+
+def test_openapi_documents_the_declared_headers(settings: Settings, tmp_path: Path) -> None:
+    from openapi_spec_validator import validate as validate_openapi
+
+    from translators.bridge.openapi import openapi_document
+
+    document = openapi_document(_load(settings, tmp_path, DOCUMENT_WSDL))
+    validate_openapi(document)
+    schemas = document["components"]["schemas"]
+    assert schemas["PlaceOrderInput"]["properties"]["soap:Header"] == {
+        "$ref": "#/components/schemas/PlaceOrderHeaders"
+    }
+    assert "Session" in schemas["PlaceOrderHeaders"]["properties"]
