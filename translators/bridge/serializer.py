@@ -84,7 +84,7 @@ class RequestSerializer:
         header_values = dict(headers or {})
         if header_values or extra_headers:
             header = etree.SubElement(root, f"{{{env_ns}}}Header")
-            self._entries(header, shape.headers, header_values, shape, "/headers", env_ns)
+            self._entries(header, shape.headers, header_values, shape, "/soap:Header", env_ns)
             for element in extra_headers or ():
                 header.append(element)
         body = etree.SubElement(root, f"{{{env_ns}}}Body")
