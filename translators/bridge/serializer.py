@@ -131,6 +131,21 @@ class RequestSerializer:
         depth: int,
         instance_type: str | None = None,
     ) -> None:
+        try:
+            self._typed(parent, decl, value, encoded, path, depth, instance_type)
+        except ValueError as exc:  # lxml: a control character in text, a name that is not XML
+            raise _invalid(path, f"cannot be written as XML: {exc}") from None
+
+    def _typed(
+        self,
+        parent: etree._Element,
+        decl: ElementDecl,
+        value: Any,
+        encoded: bool,
+        path: str,
+        depth: int,
+        instance_type: str | None,
+    ) -> None:
         if depth > _MAX_DEPTH:
             raise _invalid(path, "nested too deeply")
         if value is None:
@@ -301,6 +316,14 @@ class RequestSerializer:
                 self._schemaless(parent, local, item, item_path, depth)
 
     def _schemaless(
+        self, parent: etree._Element, name: str, value: Any, path: str, depth: int
+    ) -> None:
+        try:
+            self._untyped(parent, name, value, path, depth)
+        except ValueError as exc:
+            raise _invalid(path, f"cannot be written as XML: {exc}") from None
+
+    def _untyped(
         self, parent: etree._Element, name: str, value: Any, path: str, depth: int
     ) -> None:
         if depth > _MAX_DEPTH:

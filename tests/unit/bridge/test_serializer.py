@@ -277,6 +277,8 @@ def test_rpc_encoded_arrays_and_rpc_literal(tmp_path: Path, settings: Settings) 
         ({"PlaceOrder": {"item": [{"@xsi:type": "Nope", "sku": "A", "qty": 1}]}}, "/PlaceOrder/item/0/@xsi:type"),  # noqa: E501
         ({"PlaceOrder": {"item": [{"sku": "A", "qty": 1, "colour": "red"}]}}, "/PlaceOrder/item/0/colour"),  # noqa: E501
         ({"PlaceOrder": {"item": "A-1"}}, "/PlaceOrder/item"),
+        ({"PlaceOrder": {"item": [{"sku": "A\x00", "qty": 1}]}}, "/PlaceOrder/item/0/sku"),
+        ({"PlaceOrder": {"item": [{"@currency": "\x01", "sku": "A", "qty": 1}]}}, "/PlaceOrder/item/0"),  # noqa: E501
         ({"Other": {}}, "/Other"),
     ],
 )  # fmt: skip
