@@ -11,7 +11,8 @@ the service ``calc``. Each phase runs ``--clients`` client threads for ``--secon
 - ``direct zeep``: each thread has its own ``zeep`` client (loaded through the translator's
   resolving transport) calling ``Add`` on the upstream: zeep builds, sends and parses;
 - ``bridge``: each thread has its own ``httpx.Client`` posting the JSON request to
-  ``POST /v1/bridge/calc/Add``: the bridge validates, builds with zeep, sends, translates;
+  ``POST /v1/bridge/calc/Add``: the bridge validates, builds the envelope with its own
+  serializer, sends, translates;
 - ``bridge + Idempotency-Key`` (``--keys``): the same with a fresh key per request (one
   embedded-store claim and completion per call);
 - ``GET /healthz`` (``--baseline``): the same HTTP hop into ``mmrag serve`` without the
@@ -370,7 +371,9 @@ def _measure(
 
 def bridge_work(upstream: str, repeat: int = 2000) -> dict[str, float]:
     """Microseconds per call of the bridge's own SOAP/JSON work, in this process: schema
-    validation, zeep building the envelope, and translating a real reply (captured once)."""
+    validation, the serializer building the envelope, translating a real reply (captured
+    once), and the CPU the upstream client (:class:`Upstream`, httpx) spends per keep-alive
+    POST to the live upstream (this process's CPU time only, the upstream's excluded)."""
     import asyncio
 
     from rag.settings import Settings
@@ -398,7 +401,19 @@ def bridge_work(upstream: str, repeat: int = 2000) -> dict[str, float]:
             for _ in range(repeat):
                 step()
             timings[name] = round((time.perf_counter() - began) / repeat * 1e6, 1)
-        asyncio.run(bridge.aclose())
+
+        async def posts(count: int) -> float:
+            upstream_client = bridge._upstream(spec)
+            for _ in range(20):  # warm the pool
+                await upstream_client.post(bound.address, request, idempotent=False)
+            began = time.process_time()
+            for _ in range(count):
+                await upstream_client.post(bound.address, request, idempotent=False)
+            spent = time.process_time() - began
+            await bridge.aclose()
+            return spent
+
+        timings["upstream_post_cpu_us"] = round(asyncio.run(posts(300)) / 300 * 1e6, 1)
     return timings
 
 
@@ -416,7 +431,8 @@ def _print(report: dict[str, Any]) -> None:
         )
     work = report["bridge_work_per_call"]
     print(f"bridge SOAP/JSON work per call (in-process): validate {work['validate_us']} us, "
-          f"build {work['build_us']} us, translate {work['translate_us']} us")  # fmt: skip
+          f"build {work['build_us']} us, translate {work['translate_us']} us, "
+          f"upstream client CPU per POST {work['upstream_post_cpu_us']} us")  # fmt: skip
     overhead = report["overhead"]
     print(f"overhead: direct/bridge throughput {overhead['throughput_ratio']}x, "
           f"bridge/direct p50 {overhead['p50_ratio']}x")  # fmt: skip

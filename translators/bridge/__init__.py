@@ -2,8 +2,9 @@
 
 The HTTP routes live in the app layer (:mod:`rag.api.bridge`); the CLI in
 :mod:`rag.cli.bridge`. This package is the part that needs neither: the service registry,
-WSDL binding (zeep builds requests, the translator reads replies), the per-upstream pool with
-timeouts, a concurrency limit and retries, Idempotency-Key stores and the OpenAPI document.
+WSDL binding (the serializer builds requests and the translator reads replies, both from one
+compiled schema), the per-upstream pool with timeouts, a concurrency limit and retries,
+Idempotency-Key stores and the OpenAPI document.
 """
 
 from translators.bridge.bridge import Bridge, BridgeListener, BridgeResponse

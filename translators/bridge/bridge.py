@@ -2,8 +2,9 @@
 
 :meth:`Bridge.call` is the whole path of one REST call: find the service, validate the JSON
 against the operation's input schema (422 naming the fields), claim the ``Idempotency-Key``
-(replay, 409 or 422 when it is taken), build the envelope with zeep, send it through the
-service's :class:`~translators.bridge.upstream.Upstream` (pool, limit, timeouts, retries for
+(replay, 409 or 422 when it is taken), build the envelope from the compiled schema (the
+bridge's own serializer), send it through the service's
+:class:`~translators.bridge.upstream.Upstream` (pool, limit, timeouts, retries for
 idempotent operations only), and translate the reply (typed JSON validated against the output
 schema, or mapped to the service's target schema for that operation).
 
@@ -172,9 +173,7 @@ class Bridge:
 
     # -- services ------------------------------------------------------------------------
     def load_sync(self, spec: ServiceSpec) -> LoadedService:
-        """Load and bind a service's WSDL (blocking: file or allow-listed URL reads, zeep)."""
-        from translators.wsdl.zeep_support import zeep_client
-
+        """Load and bind a service's WSDL (blocking: file or allow-listed URL reads)."""
         config = self.settings.translator
         options: dict[str, Any] = {
             "allowlist": config.remote_allowlist,
@@ -200,19 +199,7 @@ class Bridge:
             max_documents=config.max_documents,
         )
         compiled = CompiledWsdl(loaded, name=f"bridge:{spec.name}")
-        try:
-            client = zeep_client(location, resolver, self.translator.document_limits)
-        except MmragError:
-            raise
-        except Exception as exc:  # zeep raises its own and plain exception types
-            from rag.errors import WsdlError
-
-            raise WsdlError(
-                f"{spec.name}: zeep cannot load the WSDL: {type(exc).__name__}: {exc}",
-                construct="wsdl",
-                location=location,
-            ) from exc
-        return bind_service(spec, compiled, client, wsdl_path=location)
+        return bind_service(spec, compiled, wsdl_path=location)
 
     def authorize(self, name: str, tenant: str) -> ServiceSpec:
         """The service ``tenant`` may use; one it may not is "not found", in the same words
@@ -473,7 +460,7 @@ def _spec_version(spec: ServiceSpec) -> str:
 
 def _parse_json(body: bytes) -> Any:
     try:
-        # Decimals keep their digits on the way to zeep (xs:decimal is exact).
+        # Decimals keep their digits on the way to the envelope (xs:decimal is exact).
         return json.loads(body or b"null", parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInputError(f"the request body is not JSON: {exc}") from None

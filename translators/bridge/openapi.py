@@ -76,6 +76,12 @@ def openapi_document(loaded: LoadedService, *, base_path: str = "/v1/bridge") ->
         bound = loaded.operations[name]
         input_name, output_name = f"{name}Input", f"{name}Output"
         schemas[input_name] = _component(bound.input.schema, input_name)
+        if bound.input.shape.headers:  # declared SOAP headers ride under "soap:Header"
+            headers_name = f"{name}Headers"
+            schemas[headers_name] = _component(bound.input.header_schema, headers_name)
+            schemas[input_name].setdefault("properties", {})["soap:Header"] = {
+                "$ref": f"#/components/schemas/{headers_name}"
+            }
         target = spec.target_schemas.get(name)
         output = target if target is not None else bound.output.schema
         schemas[output_name] = _component(output, output_name)

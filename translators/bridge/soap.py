@@ -1,19 +1,22 @@
-"""A registered service, loaded: zeep builds requests, the translator reads replies.
+"""A registered service, loaded: the bridge's serializer builds requests, the translator
+reads replies, both over the one compiled WSDL.
 
-Both sides load the WSDL through the translator's resolver (bundled standard schemas, local
-files, allow-listed URLs only) and hardened parser. Each REST operation is bound to one WSDL
-port: the service's ``port`` if it names one, else the first SOAP 1.1 port, else the first
-SOAP 1.2 port. The JSON request is the translator's JSON form of the operation's *input*
-message (the same convention as its replies), validated against the input schema before zeep
-sees it, then turned into zeep values (``@attr`` -> ``attr``, ``#text`` -> ``_value_1``;
-base64 and hex text passes through as written) and serialised by zeep's binding
-(WS-Addressing, plugins and the WS-Security UsernameToken included).
+The WSDL is loaded through the translator's resolver (bundled standard schemas, local files,
+allow-listed URLs only) and hardened parser. Each REST operation is bound to one WSDL port:
+the service's ``port`` if it names one, else the first SOAP 1.1 port, else the first SOAP 1.2
+port (a WSDL without a ``wsdl:service``, or whose ports name no binding it defines, binds its
+first SOAP binding, with a warning; the endpoint must then be given unless a lone port has an
+address). The JSON request is the translator's JSON form of the operation's *input* message
+(the same convention as its replies), validated against the input schema, then serialised by
+:class:`~translators.bridge.serializer.RequestSerializer` over the same compiled schema, with
+the WS-Security UsernameToken when configured. zeep is not involved (it stays a test oracle).
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +24,15 @@ from typing import Any
 from lxml import etree
 
 from rag.errors import BadInputError, NotFoundError, RequestInvalidError, WsdlError
+from translators.bridge.serializer import RequestSerializer
 from translators.bridge.spec import BasicAuth, ServiceSpec, WsseAuth
+from translators.bridge.wsse import username_token
 from translators.compiled import CompiledMessage, CompiledWsdl
 from translators.schema.gate import SchemaGate
 from translators.service import describe_error
-from translators.wsdl.model import Operation
-from translators.xml.names import local_name
+from translators.wsdl.model import Operation, SoapVersion
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["BoundOperation", "LoadedService", "SoapRequest", "bind_service"]
 
@@ -53,36 +59,33 @@ class BoundOperation:
 
 
 class LoadedService:
-    """One service's WSDL, compiled for the translator and loaded by zeep, with its port."""
+    """One service's WSDL, compiled once for the translator and the serializer, with its port."""
 
-    def __init__(self, spec: ServiceSpec, compiled: CompiledWsdl, client: Any) -> None:
+    def __init__(self, spec: ServiceSpec, compiled: CompiledWsdl) -> None:
         self.spec = spec
         self.compiled = compiled
-        self.client = client
-        self.port_name, binding, address = _choose_port(client, spec)
-        self.binding = binding
-        self.binding_name = local_name(binding.name.text)
+        self.serializer = RequestSerializer(compiled)
+        self.port_name, self.binding_name, self.soap_version, address = _choose_port(compiled, spec)
         self.address = spec.endpoint or address
         if not self.address:
             raise WsdlError(
                 f"{spec.name}: the port has no soap:address and no endpoint was given",
                 construct="soap:address",
             )
-        self.soap_version = "1.2" if type(binding).__name__ == "Soap12Binding" else "1.1"
         self.operations: dict[str, BoundOperation] = {}
-        for name in binding._operations:
-            found = [op for op in compiled.find_operations(f"{self.binding_name}/{name}")]
-            if not found or found[0].input is None or found[0].output is None:
+        for op in compiled.operations:
+            if op.binding != self.binding_name or op.name in self.operations:
+                continue
+            if op.input is None or op.output is None:
                 continue  # one-way operations have no reply to translate
-            op = found[0]
-            self.operations[name] = BoundOperation(
-                name=name,
+            self.operations[op.name] = BoundOperation(
+                name=op.name,
                 operation=op,
                 address=self.address,
                 soap_version=self.soap_version,
                 input=compiled.message(op, "input"),
                 output=compiled.message(op, "output"),
-                idempotent=name in spec.idempotent,
+                idempotent=op.name in spec.idempotent,
             )
         unknown = sorted(set(spec.idempotent) - set(self.operations))
         if unknown:
@@ -104,40 +107,89 @@ class LoadedService:
 
     # -- requests ------------------------------------------------------------------------
     def validate(self, bound: BoundOperation, data: Any) -> None:
-        """Refuse a request that fails the input schema, naming every failing field."""
-        gate: SchemaGate = bound.input.validator
-        if gate.is_valid(data):
-            return
-        errors = [
-            {"path": _pointer(error), "reason": describe_error(error)}
-            for error in sorted(gate.reference.iter_errors(data), key=lambda e: list(e.path))[:20]
-        ] or [{"path": "/", "reason": "the request failed schema validation"}]
-        fields = ", ".join(e["path"] for e in errors)
-        raise RequestInvalidError(
-            f"the request does not fit the {bound.name} input schema: {fields}", errors=errors
-        )
+        """Refuse a request that fails the input schema, naming every failing field.
 
-    def build(self, bound: BoundOperation, data: Any) -> SoapRequest:
-        """The SOAP envelope and HTTP headers for a validated request."""
-        zeep_operation = self.binding.get(bound.name)
-        message = zeep_operation.input
-        args, kwargs = _arguments(bound.operation, message, data)
-        try:
-            envelope, headers = self.binding._create(
-                bound.name, args, kwargs, client=self.client, options={"address": bound.address}
-            )
-        except (TypeError, ValueError, AttributeError, KeyError) as exc:
-            # The schema admitted it but zeep cannot serialise it (e.g. an @xsi:type choice).
+        The operation's declared SOAP headers travel in the body under ``soap:Header`` (the
+        translator's JSON of the header elements, validated against the header schema)."""
+        body, headers = split_headers(data)
+        _check(bound.input.validator, body, bound.name, "")
+        if headers is not None:
+            if not bound.input.shape.headers:
+                raise RequestInvalidError(
+                    f"{bound.name} declares no SOAP headers",
+                    errors=[{"path": "/" + HEADER_KEY, "reason": "no headers are declared"}],
+                )
+            _check(bound.input.header_validator, headers, bound.name, "/" + HEADER_KEY)
+
+    def build(
+        self, bound: BoundOperation, data: Any, *, headers: Mapping[str, Any] | None = None
+    ) -> SoapRequest:
+        """The SOAP envelope and HTTP headers for a validated request (``headers``: the
+        operation's declared SOAP headers, in the translator's JSON convention; by default
+        those under the body's ``soap:Header`` key)."""
+        data, carried = split_headers(data)
+        if headers is None:
+            headers = carried
+        if not isinstance(data, dict):
             raise RequestInvalidError(
-                f"zeep cannot build the {bound.name} request: {exc}",
-                errors=[{"path": "/", "reason": str(exc)[:300]}],
-            ) from exc
+                f"the {bound.name} request must be a JSON object",
+                errors=[{"path": "/", "reason": "a JSON object is expected"}],
+            )
+        security: list[etree._Element] = []
+        auth = self.spec.auth
+        if isinstance(auth, WsseAuth):
+            password = auth.password.get_secret_value()
+            security.append(username_token(auth.username, password, digest=auth.digest))
+        envelope = self.serializer.envelope(
+            bound.operation,
+            data,
+            soap_version=self.soap_version,
+            headers=headers,
+            extra_headers=security,
+        )
         body = etree.tostring(envelope, encoding="utf-8", xml_declaration=True)
-        headers = {str(k): str(v) for k, v in headers.items()}
-        if isinstance(self.spec.auth, BasicAuth):
-            token = f"{self.spec.auth.username}:{self.spec.auth.password.get_secret_value()}"
-            headers["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
-        return SoapRequest(bytes(body), headers)
+        http_headers = _http_headers(self.soap_version, bound.operation.soap_action)
+        if isinstance(auth, BasicAuth):
+            token = f"{auth.username}:{auth.password.get_secret_value()}"
+            http_headers["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
+        return SoapRequest(bytes(body), http_headers)
+
+
+def _http_headers(soap_version: SoapVersion, action: str | None) -> dict[str, str]:
+    if soap_version == "1.2":
+        content_type = "application/soap+xml; charset=utf-8"
+        if action:
+            content_type += f'; action="{action}"'
+        return {"Content-Type": content_type}
+    return {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{action or ""}"'}
+
+
+HEADER_KEY = "soap:Header"
+
+
+def split_headers(data: Any) -> tuple[Any, Any]:
+    """(body, headers) of a request whose SOAP headers ride under ``soap:Header``."""
+    if isinstance(data, dict) and HEADER_KEY in data:
+        body = {k: v for k, v in data.items() if k != HEADER_KEY}
+        return body, data[HEADER_KEY]
+    return data, None
+
+
+def _check(gate: SchemaGate, data: Any, operation: str, prefix: str) -> None:
+    if gate.is_valid(data):
+        return
+    errors = [
+        {"path": _join(prefix, _pointer(error)), "reason": describe_error(error)}
+        for error in sorted(gate.reference.iter_errors(data), key=lambda e: list(e.path))[:20]
+    ] or [{"path": prefix or "/", "reason": "the request failed schema validation"}]
+    fields = ", ".join(e["path"] for e in errors)
+    raise RequestInvalidError(
+        f"the request does not fit the {operation} input schema: {fields}", errors=errors
+    )
+
+
+def _join(prefix: str, pointer: str) -> str:
+    return prefix if prefix and pointer == "/" else prefix + pointer
 
 
 def _pointer(error: Any) -> str:
@@ -151,102 +203,50 @@ def _pointer(error: Any) -> str:
 
 
 def bind_service(
-    spec: ServiceSpec, compiled: CompiledWsdl, client: Any, *, wsdl_path: Path | str
+    spec: ServiceSpec, compiled: CompiledWsdl, client: Any = None, *, wsdl_path: Path | str
 ) -> LoadedService:
-    if isinstance(spec.auth, WsseAuth):
-        username_token: Any = importlib.import_module("zeep.wsse.username").UsernameToken
-        client.wsse = username_token(
-            spec.auth.username, spec.auth.password.get_secret_value(), use_digest=spec.auth.digest
-        )
-    return LoadedService(spec, compiled, client)
+    """Bind a registered service to its compiled WSDL (``client`` is accepted and ignored:
+    requests no longer go through zeep)."""
+    return LoadedService(spec, compiled)
 
 
-def _choose_port(client: Any, spec: ServiceSpec) -> tuple[str, Any, str]:
-    candidates: list[tuple[int, str, Any, str]] = []
-    for service in client.wsdl.services.values():
-        for port in service.ports.values():
-            binding = port.binding
-            kind = type(binding).__name__
-            if kind not in ("Soap11Binding", "Soap12Binding"):
-                continue
-            address = str(port.binding_options.get("address") or "")
-            if spec.port is not None:
-                if port.name == spec.port:
-                    return port.name, binding, address
-                continue
-            candidates.append((0 if kind == "Soap11Binding" else 1, port.name, binding, address))
+def _choose_port(compiled: CompiledWsdl, spec: ServiceSpec) -> tuple[str, str, SoapVersion, str]:
+    """(port name, binding local name, SOAP version, address) of the port to bind."""
+    versions: dict[str, SoapVersion] = {}
+    for op in compiled.operations:
+        if op.soap_version is not None:
+            versions.setdefault(op.binding, op.soap_version)
+    description = compiled.loaded.description
+    candidates: list[tuple[int, str, str, SoapVersion, str]] = []
+    for entry in description.ports:
+        port, binding, address = entry.name, entry.binding or "", entry.address
+        version = versions.get(binding)
+        if version is None:
+            continue  # an HTTP binding, or a binding the WSDL does not define
+        if spec.port is not None:
+            if port == spec.port:
+                return port, binding, version, address
+            continue
+        candidates.append((0 if version == "1.1" else 1, port, binding, version, address))
     if spec.port is not None:
         raise WsdlError(f"{spec.name}: no SOAP port named {spec.port!r}", construct="wsdl:port")
     if not candidates:
+        # No port names a SOAP binding the WSDL defines: no wsdl:service at all, or a broken
+        # binding reference (the WSDL 1.1 spec's own StockQuote example). Bind the first SOAP
+        # binding; a lone port's address still applies, else the spec's endpoint must.
+        dangling = [p for p in description.ports if (p.binding or "") not in versions]
+        address = dangling[0].address if len(dangling) == 1 else ""
+        for binding, version in versions.items():
+            name = dangling[0].name if len(dangling) == 1 else binding
+            candidates.append((0 if version == "1.1" else 1, name, binding, version, address))
+        if candidates:
+            logger.warning(
+                "%s: no port names a SOAP binding of the WSDL; bound to binding %s",
+                spec.name,
+                min(candidates, key=lambda c: c[0])[2],
+            )
+    if not candidates:
         raise WsdlError(f"{spec.name}: the WSDL has no SOAP port", construct="wsdl:port")
     candidates.sort(key=lambda c: c[0])
-    _, name, binding, address = candidates[0]
-    return name, binding, address
-
-
-def _arguments(
-    operation: Operation, message: Any, data: Any
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """zeep's call arguments for the translator-convention JSON of an input message."""
-    body = message.body
-    if body is None or not isinstance(data, dict):
-        return (), {}
-    if operation.style == "rpc":
-        inner = data.get(local_name(body.qname.text)) if len(data) == 1 else None
-        inner = inner if isinstance(inner, dict) else next(iter(data.values()), {})
-        children = _children(body.type)
-        return (), {k: _to_zeep(v, children.get(k)) for k, v in (inner or {}).items()}
-    if getattr(message, "_is_body_wrapped", False):
-        # Several parts: one body element each, passed by part name.
-        parts: dict[str, Any] = {}
-        binding = operation.input
-        by_element: dict[str, str] = {
-            local_name(p.element) if p.element else p.name: p.name
-            for p in (binding.parts if binding else ())
-        }
-        children = _children(body.type)
-        for key, value in data.items():
-            part = str(by_element.get(str(key), key))
-            parts[part] = _to_zeep(value, children.get(part))
-        return (), parts
-    value = data.get(local_name(body.qname.text))
-    if value is None and len(data) == 1:
-        value = next(iter(data.values()))
-    converted = _to_zeep(value, body)
-    if isinstance(converted, dict):
-        return (), converted
-    return (converted,), {}
-
-
-def _children(xsd_type: Any) -> dict[str, Any]:
-    """Child elements and attributes of a zeep complex type, by name."""
-    found: dict[str, Any] = {}
-    try:
-        for name, element in getattr(xsd_type, "elements", []):
-            found[name] = element
-        for name, attribute in getattr(xsd_type, "attributes", []):
-            found["@" + name] = attribute
-    except (TypeError, ValueError, AttributeError):
-        return found
-    return found
-
-
-def _to_zeep(value: Any, node: Any) -> Any:
-    """JSON (translator convention) -> the value zeep renders for element/attribute ``node``."""
-    xsd_type = getattr(node, "type", None)
-    if isinstance(value, list):
-        return [_to_zeep(item, node) for item in value]
-    if isinstance(value, dict):
-        children = _children(xsd_type)
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if key == "@xsi:type":
-                continue  # zeep picks the declared type; see docs/bridge.md (limitations)
-            if key == "#text":
-                out["_value_1"] = _to_zeep(item, node if xsd_type is None else xsd_type)
-            elif key.startswith("@"):
-                out[key[1:]] = _to_zeep(item, children.get(key))
-            else:
-                out[key.rpartition(":")[2]] = _to_zeep(item, children.get(key))
-        return out
-    return value
+    _, name, binding, version, address = candidates[0]
+    return name, binding, version, address

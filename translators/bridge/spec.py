@@ -49,7 +49,7 @@ class BasicAuth(_Frozen):
 
 
 class WsseAuth(_Frozen):
-    """A WS-Security UsernameToken header (zeep's ``wsse.UsernameToken``)."""
+    """A WS-Security UsernameToken header (built by :mod:`translators.bridge.wsse`)."""
 
     kind: Literal["wsse"] = "wsse"
     username: str = Field(min_length=1)

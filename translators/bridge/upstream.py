@@ -1,9 +1,11 @@
 """One upstream: its connection pool, concurrency limit, timeouts and retry policy.
 
-Each registered service gets an :class:`Upstream` (an ``httpx.AsyncClient`` whose pool is as
-large as the concurrency limit). A call waits at most ``queue_timeout_s`` for a free slot
-(else :class:`~rag.errors.OverloadedError`, 503 with ``Retry-After``); each attempt has a
-connect timeout and an overall deadline. Only operations declared idempotent are retried,
+Each registered service gets an :class:`Upstream`: a keep-alive pool of the bridge's own
+HTTP/1.1 client (:mod:`translators.bridge.http11`, a tenth of httpx's CPU per POST) as large
+as the concurrency limit, or an ``httpx.AsyncClient`` when a transport is injected (tests).
+A call waits at most ``queue_timeout_s`` for a free slot (else
+:class:`~rag.errors.OverloadedError`, 503 with ``Retry-After``); each attempt has a connect
+timeout and an overall deadline. Only operations declared idempotent are retried,
 after a dropped or refused connection, a timeout, or an HTTP 502/503/504, with exponential
 backoff and jitter (a ``Retry-After`` from the upstream is honoured up to ``max_backoff_s``).
 A non-idempotent operation is sent exactly once: whatever happened, it is never repeated.
@@ -25,6 +27,13 @@ from rag.errors import (
     UpstreamInvalidError,
     UpstreamTimeoutError,
     UpstreamUnreachableError,
+)
+from translators.bridge.http11 import (
+    ConnectTimeoutError,
+    Http11Pool,
+    HttpProtocolError,
+    ReplyTooLargeError,
+    UpstreamClosedError,
 )
 from translators.bridge.soap import SoapRequest
 
@@ -72,21 +81,33 @@ class Upstream:
         self.name = name
         self.limits = limits
         self._on_attempt = on_attempt
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(limits.timeout_s, connect=limits.connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=limits.max_concurrency,
-                max_keepalive_connections=limits.max_concurrency,
-            ),
-            follow_redirects=False,
-            transport=transport,
-            trust_env=False,  # never route a loopback upstream through an environment proxy
-        )
+        self._client: httpx.AsyncClient | None = None
+        self._pool: Http11Pool | None = None
+        if transport is None:
+            self._pool = Http11Pool(
+                connect_timeout_s=limits.connect_timeout_s,
+                max_idle=limits.max_concurrency,
+                max_body_bytes=limits.max_reply_bytes,
+            )
+        else:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(limits.timeout_s, connect=limits.connect_timeout_s),
+                limits=httpx.Limits(
+                    max_connections=limits.max_concurrency,
+                    max_keepalive_connections=limits.max_concurrency,
+                ),
+                follow_redirects=False,
+                transport=transport,
+                trust_env=False,  # never route a loopback upstream through an environment proxy
+            )
         self._slots = asyncio.Semaphore(limits.max_concurrency)
         self.in_flight = 0
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
 
     async def post(self, url: str, request: SoapRequest, *, idempotent: bool) -> UpstreamReply:
         attempts = 1 + (self.limits.retries if idempotent else 0)
@@ -152,7 +173,8 @@ class Upstream:
             return raw
         except (TimeoutError, httpx.TimeoutException) as exc:
             outcome = "timeout"
-            what = "connect" if isinstance(exc, httpx.ConnectTimeout) else "reply"
+            connect = isinstance(exc, httpx.ConnectTimeout | ConnectTimeoutError)
+            what = "connect" if connect else "reply"
             raise UpstreamTimeoutError(
                 f"{self.name}: no {what} from the upstream within "
                 f"{self.limits.connect_timeout_s if what == 'connect' else self.limits.timeout_s}s",
@@ -163,6 +185,11 @@ class Upstream:
             outcome = "unreachable"
             raise UpstreamUnreachableError(
                 f"{self.name}: {_describe(exc)}", service=self.name
+            ) from exc
+        except OSError as exc:  # the own client: refused, reset, dropped, not HTTP
+            outcome = "unreachable"
+            raise UpstreamUnreachableError(
+                f"{self.name}: {_describe_os(exc)}", service=self.name
             ) from exc
         except UpstreamInvalidError:
             outcome = "too-large"
@@ -175,6 +202,23 @@ class Upstream:
 
     async def _send(self, url: str, request: SoapRequest) -> _Raw:
         limit = self.limits.max_reply_bytes
+        if self._pool is not None:
+            try:
+                own = await self._pool.post(url, request.body, request.headers)
+            except ReplyTooLargeError as exc:
+                size = f"{exc.declared} bytes, " if exc.declared is not None else ""
+                raise UpstreamInvalidError(
+                    f"{self.name}: the reply is {size}over the limit of {limit} bytes",
+                    service=self.name,
+                ) from None
+            after = own.headers.get("retry-after", "")
+            return _Raw(
+                own.status,
+                own.headers.get("content-type", ""),
+                own.body,
+                float(after) if after.isdigit() else None,
+            )
+        assert self._client is not None
         async with self._client.stream(
             "POST", url, content=request.body, headers=request.headers
         ) as response:
@@ -209,6 +253,16 @@ class _Raw:
     content_type: str
     body: bytes
     retry_after: float | None
+
+
+def _describe_os(exc: OSError) -> str:
+    if isinstance(exc, UpstreamClosedError):
+        return "the upstream dropped the connection"
+    if isinstance(exc, HttpProtocolError):
+        return f"the upstream does not speak HTTP/1.x as expected ({exc})"
+    if isinstance(exc, ConnectionRefusedError) or not isinstance(exc, ConnectionError):
+        return f"cannot connect to the upstream ({exc.strerror or exc})"
+    return f"the connection to the upstream broke ({type(exc).__name__})"
 
 
 def _describe(exc: httpx.TransportError) -> str:

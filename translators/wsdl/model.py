@@ -77,4 +77,6 @@ class WsdlDescription:
     target_namespace: str
     operations: tuple[Operation, ...]
     endpoints: tuple[tuple[str, str], ...] = ()  # (port or endpoint name, address)
-    ports: tuple[Port, ...] = ()  # WSDL 1.1 ports, each bound (see reader.read_ports)
+    # WSDL 1.1 ports, each bound (see reader.read_ports), and WSDL 2.0 endpoints; in
+    # document order
+    ports: tuple[Port, ...] = ()

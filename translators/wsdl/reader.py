@@ -403,6 +403,7 @@ def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
     interfaces = _Table("wsdl20:interface", problems)
     bindings: list[tuple[str, etree._Element]] = []
     endpoints: list[tuple[str, str]] = []
+    ports: list[Port] = []
     for document in documents:
         tns = document.target_namespace
         for node in document.root.iterchildren(_w2("interface")):
@@ -412,6 +413,9 @@ def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
         for service in document.root.iterchildren(_w2("service")):
             for endpoint in service.iterchildren(_w2("endpoint")):
                 endpoints.append((endpoint.get("name", ""), endpoint.get("address", "")))
+                binding_ref = endpoint.get("binding", "").rpartition(":")[2]
+                address = endpoint.get("address", "")
+                ports.append(Port(endpoint.get("name", ""), binding_ref or None, address, None))
     operations: list[Operation] = []
     bound: set[str] = set()
     for binding_name, binding in bindings:
@@ -441,7 +445,12 @@ def read_wsdl20(documents: Sequence[WsdlDocument], problems: ProblemLog) -> Wsdl
             )
     first = documents[0]
     return WsdlDescription(
-        first.location, "2.0", first.target_namespace, tuple(operations), tuple(endpoints)
+        first.location,
+        "2.0",
+        first.target_namespace,
+        tuple(operations),
+        tuple(endpoints),
+        tuple(ports),
     )
 
 

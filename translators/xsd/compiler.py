@@ -178,6 +178,13 @@ class SchemaSet:
     def global_element_names(self) -> Iterator[str]:
         return iter(self._globals["element"])
 
+    def type_names(self, local: str) -> list[str]:
+        """Clark names of the named complex and simple types with this local name."""
+        return [
+            *self._by_local["complexType"].get(local, ()),
+            *self._by_local["simpleType"].get(local, ()),
+        ]
+
     def is_derived(self, candidate: XsdType, ancestor: XsdType) -> bool:
         current: XsdType | None = candidate
         seen = 0
