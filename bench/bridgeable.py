@@ -84,7 +84,7 @@ def check_wsdl(path: Path, label: str, *, compare: bool, with_zeep: bool = True)
     started = time.perf_counter()
     result = WsdlResult(label)
     try:
-        loaded = load_wsdl(str(path), DocumentResolver())
+        loaded = load_wsdl(str(path), DocumentResolver.beside(path))
         compiled = CompiledWsdl(loaded, name=label)
         result.mmrag_loaded = True
     except Exception as exc:  # a benchmark records every failure and carries on

@@ -167,7 +167,7 @@ RPC_WSDL = f"""<?xml version="1.0"?>
 def _compiled(tmp_path: Path, text: str) -> CompiledWsdl:
     path = tmp_path / "service.wsdl"
     path.write_text(text)
-    return CompiledWsdl(load_wsdl(str(path), DocumentResolver()), name="svc")
+    return CompiledWsdl(load_wsdl(str(path), DocumentResolver.beside(path)), name="svc")
 
 
 def _operation(compiled: CompiledWsdl, key: str) -> Operation:
