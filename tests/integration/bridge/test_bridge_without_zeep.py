@@ -112,7 +112,9 @@ def test_bridge_calls_a_wsdl_zeep_cannot_load(
     url, seen = echo_server
     settings: Settings = make_settings()
     bridge = Bridge(settings)
-    bridge.registry.put(ServiceSpec(name="pricer", wsdl=str(shared_data / WSDL), endpoint=url))
+    bridge.registry.put(
+        ServiceSpec(name="pricer", wsdl=str(shared_data / WSDL), endpoint=url, tenants=("acme",))
+    )
     requests = {
         "echo": {"echo": {"ary": {"double": [1.5, -2, 1e3]}}},
         "echo3": {"ArrayOfRecord": {"record": [{"@a": "x", "@c": "z"}, {"@b": "y"}]}},
