@@ -146,9 +146,10 @@ def violations(graph: dict[str, set[str]]) -> list[str]:
                     f"{source} -> {target}: {RING_NAMES[source_ring]} imports "
                     f"{RING_NAMES[target_ring]} (imports point down)"
                 )
-            elif target_ring == source_ring == LIBRARY:
-                if target_part not in LIBRARY_PEERS.get(source_part, frozenset()):
-                    found.append(f"{source} -> {target}: library {source_part} uses {target_part}")
+            elif target_ring == source_ring == LIBRARY and target_part not in LIBRARY_PEERS.get(
+                source_part, frozenset()
+            ):
+                found.append(f"{source} -> {target}: library {source_part} uses {target_part}")
     return found
 
 
