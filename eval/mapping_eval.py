@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from eval.translator_eval import SHARED_PREFIX, CaseError, scratch_run, write_json
 
 if TYPE_CHECKING:
-    from rag.models.llm.base import LLMBackend
+    from translators.llm import LLMBackend
     from translators.mapping.dsl import Rule
     from translators.service import TranslatorService
 

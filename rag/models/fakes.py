@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from rag.models.llm.base import ChatMessage
+from rag.models.llm.base import ChatTurn
 from rag.models.ocr import OcrLine
 from rag.models.whisper import AudioInput, SpeechSegment, Transcription, TranscriptionInfo
 
@@ -129,9 +129,9 @@ class FakeOcr:
 class FakeLLM:
     """Answers from a script: a callable of the messages, or a queue of fixed replies."""
 
-    def __init__(self, replies: Sequence[str] | Callable[[Sequence[ChatMessage]], str]) -> None:
+    def __init__(self, replies: Sequence[str] | Callable[[Sequence[ChatTurn]], str]) -> None:
         self._replies: Any = replies if callable(replies) else list(replies)
-        self.prompts: list[Sequence[ChatMessage]] = []
+        self.prompts: list[Sequence[ChatTurn]] = []
 
     @property
     def version(self) -> str:
@@ -139,7 +139,7 @@ class FakeLLM:
 
     def complete(
         self,
-        messages: Sequence[ChatMessage],
+        messages: Sequence[ChatTurn],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,

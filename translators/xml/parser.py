@@ -29,7 +29,7 @@ from rag.errors import MalformedXmlError, PayloadTooLargeError, XmlRejectedError
 from translators.xml.names import XINCLUDE
 
 if TYPE_CHECKING:
-    from rag.settings import TranslatorSettings
+    from translators.config import TranslatorConfig
 
 __all__ = ["XmlLimits", "parse_xml"]
 
@@ -48,11 +48,11 @@ class XmlLimits:
             raise ValueError(f"max_depth must be within 1..{LIBXML2_MAX_DEPTH}")
 
     @classmethod
-    def for_messages(cls, settings: TranslatorSettings) -> XmlLimits:
+    def for_messages(cls, settings: TranslatorConfig) -> XmlLimits:
         return cls(max_bytes=settings.max_message_bytes, max_depth=settings.max_depth)
 
     @classmethod
-    def for_documents(cls, settings: TranslatorSettings) -> XmlLimits:
+    def for_documents(cls, settings: TranslatorConfig) -> XmlLimits:
         """WSDL and XSD documents: their own size limit, the same depth limit."""
         return cls(max_bytes=settings.max_document_bytes, max_depth=settings.max_depth)
 

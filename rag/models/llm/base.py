@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 
+class ChatTurn(Protocol):
+    """What a backend reads of a message: any object with a role and a content fits, so a
+    library can keep its own message type (``translators.llm.ChatMessage`` does)."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class ChatMessage:
     role: Literal["system", "user", "assistant"]
@@ -22,7 +32,7 @@ class LLMBackend(Protocol):
 
     def complete(
         self,
-        messages: Sequence[ChatMessage],
+        messages: Sequence[ChatTurn],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.models.llm.base import ChatMessage
+from rag.models.llm.base import ChatTurn
 from rag.models.source import (
     ModelSource,
     SourceKind,
@@ -77,7 +77,7 @@ class TransformersLLM:
 
     def complete(
         self,
-        messages: Sequence[ChatMessage],
+        messages: Sequence[ChatTurn],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,
