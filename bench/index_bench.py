@@ -228,7 +228,7 @@ def write_long_recording(path: Path, seconds: float) -> Path:
 
     import numpy as np
 
-    from indexers.audio import stream_windows
+    from rag.media.audio import stream_windows
 
     clips = [
         np.concatenate([w.samples for w in stream_windows(p, window_s=60)])

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from indexers.errors import ExtractionError
 from indexers.sources import SourceFile
+from rag.media.errors import ExtractionError
 from rag.types import Locator, Modality
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def text_units(
 def image_units(
     source: SourceFile, models: ModelRegistry, settings: IndexSettings
 ) -> Iterator[UnitDraft]:
-    from indexers.image import load_image, ocr_copy
+    from rag.media.image import load_image, ocr_copy
 
     image, mime = load_image(source.path, max_pixels=settings.max_image_pixels)
     ocr_text = _ocr_text(models, ocr_copy(image))
