@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, Protocol
 
 from rag.media.audio import SAMPLE_RATE, stream_windows
 from rag.media.errors import ExtractionError
-from rag.models.whisper import SpeechSegment, TranscriptionInfo
+from rag.models.ports import SpeechSegment, TranscriptionInfo
 
 __all__ = ["SegmentTranscriber", "TimedSegment", "transcribe_stream"]
 

@@ -13,7 +13,7 @@ from rag.types import Locator, Modality
 if TYPE_CHECKING:
     from PIL import Image
 
-    from rag.models.ocr import OcrEngine
+    from rag.models.ports import OcrReader
     from rag.models.registry import ModelRegistry
     from rag.settings import IndexSettings
 
@@ -97,7 +97,7 @@ def image_units(
 def _ocr_text(models: ModelRegistry, image: Image.Image) -> str:
     if not models.settings.models.ocr.enabled:
         return ""
-    engine: OcrEngine = models.ocr()
+    engine: OcrReader = models.ocr()
     return engine.text(image)
 
 

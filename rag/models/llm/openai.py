@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from rag.errors import UpstreamError
-from rag.models.llm.base import ChatTurn
+from rag.models.ports import ChatTurn
 from rag.settings import LlmSettings
 
 
