@@ -58,12 +58,11 @@ def run(
     from eval.dataset import load_dataset
     from eval.runner import FULL, evaluate_configs
     from eval.runner import ablations as ablation_configs
-    from rag.cli.main import _settings_and_logging
-    from rag.models import ModelRegistry
-    from rerankers.calibration import load_calibration
+    from rag.cli.common import runtime
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
+    parts = runtime(console)
+    settings = parts.settings
     data = load_dataset(dataset)
     configs = ablation_configs(settings.search.rerank_depth) if ablations else [FULL]
     with console.status("indexing and searching...") as status:
@@ -74,8 +73,8 @@ def run(
         runs = evaluate_configs(
             data,
             settings,
-            ModelRegistry(settings),
-            load_calibration(settings.calibration_dir),
+            parts.models,
+            parts.calibration,
             configs,
             limit=limit,
             progress=progress,
@@ -105,6 +104,7 @@ def translator(
 ) -> None:
     """Score SOAP/XML -> JSON translation: schema validity, leaf recall, types, fallbacks."""
     from eval.translator_eval import run_command
+    from rag.cli.common import setup
 
     if mode not in ("deterministic", "llm"):
         typer.echo("error: --mode is deterministic or llm", err=True)
@@ -116,6 +116,7 @@ def translator(
         shared=shared_data or _default_shared(),
         mode=mode,  # type: ignore[arg-type]
         repeat=repeat,
+        settings=setup(),
     )
     raise typer.Exit(code)
 
@@ -133,8 +134,11 @@ def mappings(
 ) -> None:
     """Score proposed mappings against expected ones: field accuracy, validity, time."""
     from eval.mapping_eval import run_command
+    from rag.cli.common import setup
 
-    code = run_command(cases, out, shared=shared_data or _default_shared(), with_llm=llm)
+    code = run_command(
+        cases, out, shared=shared_data or _default_shared(), with_llm=llm, settings=setup()
+    )
     raise typer.Exit(code)
 
 
@@ -220,18 +224,17 @@ def gap(
     from eval.dataset import load_dataset
     from eval.gap import modality_gap
     from eval.honesty import NOT_MEANINGFUL
-    from rag.cli.main import _settings_and_logging
-    from rag.models import ModelRegistry
-    from rerankers.calibration import load_calibration
+    from rag.cli.common import runtime
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
+    parts = runtime(console)
+    settings = parts.settings
     with console.status("indexing and searching (mixed, then each modality alone)..."):
         result = modality_gap(
             load_dataset(dataset),
             settings,
-            ModelRegistry(settings),
-            load_calibration(settings.calibration_dir),
+            parts.models,
+            parts.calibration,
             per_direction=per_direction,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -264,12 +267,12 @@ def calibrate(
 
     from eval.calibrate import collect_pairs, fit_calibration
     from eval.dataset import load_dataset
-    from rag.cli.main import _settings_and_logging
-    from rag.models import ModelRegistry
+    from rag.cli.common import runtime
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
-    models = ModelRegistry(settings)
+    parts = runtime(console)
+    settings = parts.settings
+    models = parts.models
     pairs: dict[Any, list[Any]] = defaultdict(list)
     names = []
     for folder in datasets:
@@ -343,10 +346,10 @@ def dev(
         select,
         write_html_report,
     )
-    from rag.cli.main import _settings_and_logging
+    from rag.cli.common import setup
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
+    settings = setup(console)
     try:
         with console.status("dev sets...") as status:
             summary = run_dev_sets(
@@ -393,10 +396,10 @@ def gate(
     from eval.compare import CompareInputError, print_comparison
     from eval.devsets import DevSetError, select
     from eval.devsets import gate as run_gate
-    from rag.cli.main import _settings_and_logging
+    from rag.cli.common import setup
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
+    settings = setup(console)
     folder = work or Path(tempfile.mkdtemp(prefix="mmrag-gate-"))
     try:
         candidates = select(only)

@@ -215,7 +215,6 @@ def test_imports_point_down(graph: dict[str, set[str]]) -> None:
     assert violations(graph) == []
 
 
-@pytest.mark.xfail(reason="rag/cli/main.py <-> eval_cmd.py remains (issue 16, in progress)", strict=True)
 def test_no_file_level_cycles(graph: dict[str, set[str]]) -> None:
     assert cycles(graph) == []
 
