@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from rag.cli.common import domain_errors
+
 eval_app = typer.Typer(
     help="Evaluate retrieval quality per modality and direction.", no_args_is_help=True
 )
@@ -20,6 +22,7 @@ def _default_shared() -> Path:
 
 
 @eval_app.command("convert")
+@domain_errors
 def convert(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(CONVERTER_NAMES)}.")],
     out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
@@ -44,6 +47,7 @@ def convert(
 
 
 @eval_app.command("run")
+@domain_errors
 def run(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder (see eval/dataset.py).")],
     out: Annotated[Path, typer.Option(help="Where to write the run JSON.")],
@@ -86,6 +90,7 @@ def run(
 
 
 @eval_app.command("translator")
+@domain_errors
 def translator(
     cases: Annotated[
         Path | None, typer.Argument(help="A cases.jsonl manifest, or a folder holding one.")
@@ -122,6 +127,7 @@ def translator(
 
 
 @eval_app.command("mappings")
+@domain_errors
 def mappings(
     cases: Annotated[Path, typer.Argument(help="A cases.jsonl manifest, or a folder holding one.")],
     out: Annotated[Path, typer.Option(help="Where to write the report JSON.")] = Path("map.json"),
@@ -185,6 +191,7 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
 
 
 @eval_app.command("report")
+@domain_errors
 def report(
     run_files: Annotated[
         list[Path],
@@ -210,6 +217,7 @@ def report(
 
 
 @eval_app.command("gap")
+@domain_errors
 def gap(
     dataset: Annotated[Path, typer.Argument(help="A mixed dataset folder (`convert mixed`).")],
     out: Annotated[Path, typer.Option(help="Where to write the gap JSON.")] = Path("gap.json"),
@@ -296,6 +304,7 @@ def calibrate(
 
 # -- compare / dev / gate (eval/compare.py, eval/devsets.py) ---------------------------------
 @eval_app.command("compare")
+@domain_errors
 def compare(
     base: Annotated[Path, typer.Argument(help="Baseline run file (or folder of run files).")],
     new: Annotated[Path, typer.Argument(help="New run file (or folder of run files).")],
@@ -324,6 +333,7 @@ def compare(
 
 
 @eval_app.command("dev")
+@domain_errors
 def dev(
     out: Annotated[Path, typer.Option(help="Folder for the datasets, run files and summary.")],
     shared: Annotated[
@@ -369,6 +379,7 @@ def dev(
 
 
 @eval_app.command("gate")
+@domain_errors
 def gate(
     baselines: Annotated[Path, typer.Option(help="Folder of baseline run files.")] = Path(
         "eval/baselines"

@@ -12,8 +12,14 @@ from typing import Annotated, Any
 import typer
 
 from rag import __version__
-from rag.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, domain_errors, runtime
-from rag.cli.common import setup as _setup
+from rag.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    domain_errors,
+    runtime,
+    setup,
+)
 
 app = typer.Typer(
     name="mmrag",
@@ -250,7 +256,7 @@ def serve(
 
     from rag.api import create_app
 
-    settings = _setup()
+    settings = setup()
     uvicorn.run(
         create_app(settings),
         host=host or settings.api.host,
