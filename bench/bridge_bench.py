@@ -376,12 +376,13 @@ def bridge_work(upstream: str, repeat: int = 2000) -> dict[str, float]:
     POST to the live upstream (this process's CPU time only, the upstream's excluded)."""
     import asyncio
 
+    from rag.runtime import Runtime
     from rag.settings import Settings
-    from translators.bridge import Bridge, ServiceSpec
+    from translators.bridge import ServiceSpec
     from translators.bridge.upstream import UpstreamReply
 
     with tempfile.TemporaryDirectory() as tmp:
-        bridge = Bridge(Settings(_env_file=None, data_dir=Path(tmp)))  # type: ignore[call-arg]
+        bridge = Runtime(Settings(_env_file=None, data_dir=Path(tmp))).bridge()  # type: ignore[call-arg]
         spec = ServiceSpec(name="calc", wsdl=str(WSDL), endpoint=f"{upstream}/calculator")
         loaded = bridge.load_sync(spec)
         bridge.translator.pinned[loaded.compiled.name] = loaded.compiled

@@ -139,17 +139,13 @@ def _elapsed(started: float, units: int) -> int:
 
 
 def mmrag_index(models: Any, folder: Path, data_dir: Path) -> tuple[float, int, Any]:
-    from indexers.pipeline import Indexer
-    from rag.store import open_store
+    from rag.runtime import Runtime
 
-    settings = _settings(data_dir)
-    store = open_store(settings)
-    try:
+    with Runtime(_settings(data_dir), models=models) as runtime:
+        indexer = runtime.indexer()
         started = time.perf_counter()
-        report = Indexer(settings, models, store).index_paths([folder])
+        report = indexer.index_paths([folder])
         seconds = time.perf_counter() - started
-    finally:
-        store.close()
     assert report.ok, report.to_json()["failed"]
     return seconds, sum(report.units().values()), report
 
@@ -208,17 +204,13 @@ def reindex(models: Any, folders: dict[str, Path], work: Path) -> dict[str, Any]
 def mmrag_index_all(
     models: Any, folders: dict[str, Path], data_dir: Path
 ) -> tuple[float, int, Any]:
-    from indexers.pipeline import Indexer
-    from rag.store import open_store
+    from rag.runtime import Runtime
 
-    settings = _settings(data_dir)
-    store = open_store(settings)
-    try:
+    with Runtime(_settings(data_dir), models=models) as runtime:
+        indexer = runtime.indexer()
         started = time.perf_counter()
-        report = Indexer(settings, models, store).index_paths(list(folders.values()))
+        report = indexer.index_paths(list(folders.values()))
         return time.perf_counter() - started, sum(report.units().values()), report
-    finally:
-        store.close()
 
 
 # -- memory --------------------------------------------------------------------------------
@@ -228,7 +220,7 @@ def write_long_recording(path: Path, seconds: float) -> Path:
 
     import numpy as np
 
-    from indexers.audio import stream_windows
+    from rag.media.audio import stream_windows
 
     clips = [
         np.concatenate([w.samples for w in stream_windows(p, window_s=60)])
@@ -254,10 +246,10 @@ import resource, sys, json, time
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from bench.index_bench import _settings
-from rag.models import ModelRegistry
+from rag.runtime import Runtime
 mode, target, data = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-settings = _settings(data)
-models = ModelRegistry(settings)
+runtime = Runtime(_settings(data))
+models = runtime.models
 for kind in ("text", "clip", "whisper", "ocr"):
     models.load(kind)
 import threading
@@ -278,11 +270,8 @@ sampler.start()
 started = time.perf_counter()
 units = 0
 if mode == "index":
-    from indexers.pipeline import Indexer
-    from rag.store import open_store
-    store = open_store(settings)
-    report = Indexer(settings, models, store).index_paths([target])
-    store.close()
+    with runtime:
+        report = runtime.indexer().index_paths([target])
     units = sum(report.units().values())
 seconds = round(time.perf_counter() - started, 1)
 stop.set()
@@ -377,8 +366,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from rag.models import ModelRegistry
     from rag.models.whisper import load_whisper
+    from rag.runtime import Runtime
     from rag.settings import WhisperSettings
 
     work = Path(tempfile.mkdtemp(prefix="mmrag-bench-"))
@@ -392,7 +381,7 @@ def main() -> None:
     }
     try:
         settings = _settings(work / "models")
-        models = ModelRegistry(settings)
+        models = Runtime(settings).models
         for kind in ("text", "clip", "ocr", "whisper"):
             models.load(kind)
         folders = prepare_inputs(work / "inputs", args.passages, args.images)

@@ -106,20 +106,17 @@ def cli(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, Any]]:
 
 
 def plain_warm(corpus: Path, data_dir: Path) -> tuple[float, dict[str, Any]]:
-    from indexers.pipeline import Indexer
-    from rag.models import ModelRegistry
+    from rag.runtime import Runtime
     from rag.settings import Settings
-    from rag.store.edge import EmbeddedStore
 
     settings = Settings(_env_file=None, data_dir=data_dir, cache_dir=MODEL_CACHE)  # type: ignore[call-arg]
-    models = ModelRegistry(settings)
-    for kind in ("text", "clip", "whisper", "ocr"):
-        models.load(kind)
-    store = EmbeddedStore(data_dir / "qdrant")
-    started = time.perf_counter()
-    report = Indexer(settings, models, store).index_paths([corpus])
-    elapsed = time.perf_counter() - started
-    store.close()
+    with Runtime(settings) as runtime:
+        for kind in ("text", "clip", "whisper", "ocr"):
+            runtime.models.load(kind)
+        indexer = runtime.indexer()  # on the embedded store under data_dir/qdrant
+        started = time.perf_counter()
+        report = indexer.index_paths([corpus])
+        elapsed = time.perf_counter() - started
     return elapsed, report.to_json()
 
 

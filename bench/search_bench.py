@@ -140,7 +140,7 @@ def load(store: Any, name: str, points: list[Any]) -> float:
 def latency_at(
     size: int, queries: list[str], models: Any, work: Path, backends: list[str]
 ) -> dict[str, Any]:
-    from rag.search.pipeline import Searcher
+    from rag.runtime import Runtime
     from rag.search.request import SearchFilters, SearchRequest
     from rag.store.edge import EmbeddedStore
     from rag.store.server import ServerStore
@@ -161,7 +161,7 @@ def latency_at(
             else ServerStore(location=":memory:")
         )
         load_s = load(store, "bench_text", points)
-        searcher = Searcher(settings, models, store, Calibration())
+        searcher = Runtime(settings, models=models, store=store).searcher(Calibration())
         for q in queries[:3]:  # warm-up
             searcher.search(
                 SearchRequest(text=q, rerank_depth=0, filters=only_text), tenant="default"
@@ -215,9 +215,10 @@ def latency_at(
 def rerank_throughput(models: Any, repeat: int = 3) -> dict[str, Any]:
     """Candidates/s through the cross-modal reranker: real MS MARCO passages and COCO images,
     the median of ``repeat`` timed passes after a warm-up."""
-    from rerankers.cross_modal import CrossModalReranker, RerankCandidate, RerankQuery
+    from rag.runtime import Runtime
+    from rerankers.cross_modal import RerankCandidate, RerankQuery
 
-    reranker = CrossModalReranker(models, max_image_pixels=64_000_000)
+    reranker = Runtime(models.settings, models=models).reranker()
     corpus = SHARED / "text_retrieval" / "agentset_beir_subsets" / "msmarco" / "corpus.jsonl"
     with corpus.open(encoding="utf-8") as lines:
         passages = [json.loads(line) for _, line in zip(range(200), lines, strict=False)]
@@ -261,10 +262,10 @@ def quality(models: Any, work: Path, limit: int | None) -> dict[str, Any]:
     from eval import converters
     from eval.dataset import load_dataset
     from eval.runner import ablations, evaluate_configs
-    from rerankers.calibration import load_calibration
+    from rag.runtime import Runtime
 
     settings = _settings(work / "quality")
-    calibration = load_calibration(settings.calibration_dir)
+    calibration = Runtime(settings, models=models).calibration
     out: dict[str, Any] = {"calibration": calibration.version}
     for name in ("msmarco", "cranfield"):
         folder = getattr(converters, name)(SHARED, work / "datasets" / name)
@@ -301,7 +302,7 @@ def main() -> None:
     parser.add_argument("--skip", nargs="*", default=[], choices=["latency", "rerank", "quality"])
     args = parser.parse_args()
 
-    from rag.models import ModelRegistry
+    from rag.runtime import Runtime
 
     work = Path(tempfile.mkdtemp(prefix="mmrag-search-bench-"))
     result: dict[str, Any] = {
@@ -313,7 +314,7 @@ def main() -> None:
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
     try:
-        models = ModelRegistry(_settings(work / "models"))
+        models = Runtime(_settings(work / "models")).models
         for kind in ("text", "clip"):
             models.load(kind)
         queries_file = (

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.translate_coverage import default_root
+from rag.runtime import Runtime
 from rag.settings import Settings
 from translators.convert.jsonout import dumps
 from translators.service import TranslateOptions, TranslatorService, WsdlRef
@@ -210,18 +211,18 @@ def run_speed(
 
 def run_llm(root: Path, data_dir: Path, cache_dir: Path | None, messages: int) -> dict[str, Any]:
     """Mapping proposal time and per-message LLM latency with the bundled model (uncached)."""
-    from rag.models import ModelRegistry
+    from rag.runtime import Runtime
 
     fixtures = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "translators"
     wsdl = root / "wsdl-to-postman" / "test" / "data" / "validWSDLs11" / "countryInformation.wsdl"
     xml = (fixtures / "countryinfo_fullcountryinfo_response.xml").read_bytes()
     target = json.loads((fixtures / "country_target.schema.json").read_text())
     settings = Settings(_env_file=None, data_dir=data_dir, cache_dir=cache_dir)  # type: ignore[call-arg]
-    registry = ModelRegistry(settings)
+    runtime = Runtime(settings)
     started = time.perf_counter()
-    registry.llm()
+    runtime.models.llm()
     load_s = time.perf_counter() - started
-    service = TranslatorService(settings, llm=registry.llm)
+    service = runtime.translator()
     started = time.perf_counter()
     proposed = service.translate(xml, WsdlRef(path=wsdl), TranslateOptions(target_schema=target))
     propose_s = time.perf_counter() - started
@@ -283,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
     }
     try:
-        service = TranslatorService(Settings(_env_file=None, data_dir=scratch / "data"))  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, data_dir=scratch / "data")  # type: ignore[call-arg]
+        service = Runtime(settings).translator()
         cases, left_out = collect_cases(args.root, service)
         report["messages"] = {"measured": len(cases), "left_out": left_out}
         speed = run_speed(build_paths(cases, service), args.repeat)

@@ -39,6 +39,7 @@ from lxml import etree
 
 from eval.translator_leaves import check_leaves
 from rag.errors import MalformedXmlError, MessageMismatchError, SoapFaultError
+from rag.runtime import Runtime
 from rag.settings import Settings
 from translators.convert.deviations import widen
 from translators.convert.envelope import open_envelope
@@ -100,7 +101,7 @@ def cases(root: Path) -> list[tuple[str, Path, Path]]:
 
 
 def run(root: Path, data_dir: Path) -> list[MessageFidelity]:
-    service = TranslatorService(Settings(_env_file=None, data_dir=data_dir))  # type: ignore[call-arg]
+    service = Runtime(Settings(_env_file=None, data_dir=data_dir)).translator()  # type: ignore[call-arg]
     results: list[MessageFidelity] = []
     for case, wsdl, path in cases(root):
         results.append(check_one(service, case, wsdl, path))

@@ -17,7 +17,6 @@ from typing import Any
 from eval.dataset import Dataset
 from eval.runner import FULL, _request, eval_settings, index_dataset
 from rag.models import ModelRegistry
-from rag.search.pipeline import Searcher
 from rag.settings import Settings
 from rerankers.calibration import Calibration, Logistic, fit_logistic, new_version
 
@@ -37,15 +36,13 @@ def collect_pairs(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Pairs:
-    from rag.store import open_store
+    from rag.runtime import Runtime
 
-    isolated = eval_settings(settings, dataset)
-    store = open_store(isolated)
     pairs: Pairs = defaultdict(list)
-    try:
-        indexed = index_dataset(dataset, isolated, models, store)
+    with Runtime(eval_settings(settings, dataset), models=models) as runtime:
+        indexed = index_dataset(dataset, runtime)
         # Scores are collected raw, so the calibration in use does not matter here.
-        searcher = Searcher(isolated, models, store, Calibration())
+        searcher = runtime.searcher(Calibration())
         queries = dataset.judged_queries[:limit] if limit else dataset.judged_queries
         for n, query in enumerate(queries, 1):
             request = _request(query, 50, FULL.rerank_depth)
@@ -62,8 +59,6 @@ def collect_pairs(
                     pairs[(hit.modality, signal)].append((float(detail["raw"]), label))
             if progress:
                 progress(n, len(queries))
-    finally:
-        store.close()
     return pairs
 
 

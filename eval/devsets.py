@@ -115,7 +115,7 @@ def run_dev_sets(
     from eval.dataset import load_dataset
     from eval.runner import FULL, evaluate_configs
     from eval.runner import ablations as ablation_configs
-    from rag.models import ModelRegistry
+    from rag.runtime import Runtime
     from rerankers.calibration import packaged_default
 
     sets = list(sets or DEV_SETS)
@@ -124,8 +124,9 @@ def run_dev_sets(
         progress("building the dev sets")
     folders = build_dev_sets(shared, out, sets)
     isolated = isolated_settings(settings, out / "state")
-    models = ModelRegistry(isolated)
-    calibration = packaged_default()  # not the local `mmrag calibrate` fit: reproducible
+    # Not the local `mmrag calibrate` fit: reproducible.
+    runtime = Runtime(isolated, calibration=packaged_default())
+    models, calibration = runtime.models, runtime.calibration
     configs = ablation_configs(settings.search.rerank_depth) if ablations else [FULL]
     entries = []
     for dev in sets:

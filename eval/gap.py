@@ -52,19 +52,14 @@ def _scores(
     calibration: Calibration,
     config: RunConfig,
 ) -> dict[str, Any]:
-    from eval.runner import build_searcher
-    from rag.store import open_store
+    from rag.runtime import Runtime
 
-    isolated = eval_settings(settings, dataset)
-    store = open_store(isolated)
-    try:
-        indexed = index_dataset(dataset, isolated, models, store)
-        searcher = build_searcher(isolated, models, store, calibration)
+    with Runtime(eval_settings(settings, dataset), models=models) as runtime:
+        indexed = index_dataset(dataset, runtime)
+        searcher = runtime.searcher(calibration)
         run = run_queries(dataset, indexed, searcher, config)
         run.meta = {"clip_random": bool(models.status()["clip"].warning)}
         return run.to_json(dataset)
-    finally:
-        store.close()
 
 
 def modality_gap(

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 from eval.translator_eval import SHARED_PREFIX, CaseError, scratch_run, write_json
 
 if TYPE_CHECKING:
-    from rag.models.llm.base import LLMBackend
+    from rag.settings import Settings
+    from translators.llm import LLMBackend
     from translators.mapping.dsl import Rule
     from translators.service import TranslatorService
 
@@ -447,13 +448,11 @@ def print_mapping_summary(summary: dict[str, Any]) -> None:
     Console().print(table)
 
 
-def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool) -> int:
+def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool, settings: Settings) -> int:
     """``mmrag eval mappings``: 0, or 2 with a message for input it cannot use."""
     import sys
 
     from rich.console import Console
-
-    from rag.settings import get_settings
 
     try:
         selected = load_mapping_cases(cases, shared)
@@ -461,7 +460,7 @@ def run_command(cases: Path, out: Path, *, shared: Path, with_llm: bool) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # A scratch LLM cache: every proposal is a real, timed call.
-    with scratch_run(get_settings(), "proposing mappings...") as (service, progress):
+    with scratch_run(settings, "proposing mappings...") as (service, progress):
         results = run_mapping_cases(service, selected, with_llm=with_llm, progress=progress)
         model = service.model_id
     summary = summarise_mappings(results)

@@ -15,13 +15,12 @@ from typing import Any
 from eval.dataset import Dataset, QueryItem
 from eval.honesty import mark_meaningful
 from eval.metrics import CURVE_K, curve, evaluate, latency, mean
-from indexers.pipeline import Indexer
 from indexers.report import IndexReport
 from rag.models import ModelRegistry
+from rag.runtime import Runtime
 from rag.search.pipeline import Searcher, SearchOptions
 from rag.search.request import SearchRequest
 from rag.settings import Settings
-from rag.store import VectorStore
 from rerankers.calibration import CLIP_IMAGE, CLIP_TEXT, LEXICAL, TEXT_DENSE, Calibration
 
 logger = logging.getLogger(__name__)
@@ -84,10 +83,10 @@ def eval_settings(settings: Settings, dataset: Dataset) -> Settings:
     )
 
 
-def index_dataset(
-    dataset: Dataset, settings: Settings, models: ModelRegistry, store: VectorStore
-) -> IndexedDataset:
-    """Index the corpus (idempotent: a second run finds everything unchanged)."""
+def index_dataset(dataset: Dataset, runtime: Runtime) -> IndexedDataset:
+    """Index the corpus into the runtime's store (idempotent: a second run finds everything
+    unchanged)."""
+    settings = runtime.settings
     work = settings.data_dir / "datasets" / settings.store.collection_prefix
     work.mkdir(parents=True, exist_ok=True)
     text_items = [item for item in dataset.corpus if item.file is None]
@@ -108,8 +107,7 @@ def index_dataset(
         if item.file is not None:
             file_ids[item.file.resolve().as_posix()] = item.id
             paths.append(item.file)
-    indexer = Indexer(settings, models, store)
-    report = indexer.index_paths(paths, recursive=False)
+    report = runtime.indexer().index_paths(paths, recursive=False)
     if not report.ok:
         failed = report.to_json()["failed"][:5]
         logger.warning(
@@ -230,12 +228,6 @@ def _request(query: QueryItem, k: int, rerank_depth: int) -> SearchRequest:
     return SearchRequest(text=query.text, audio=data, k=k, rerank_depth=rerank_depth)
 
 
-def build_searcher(
-    settings: Settings, models: ModelRegistry, store: VectorStore, calibration: Calibration
-) -> Searcher:
-    return Searcher(settings, models, store, calibration)
-
-
 def evaluate_configs(
     dataset: Dataset,
     settings: Settings,
@@ -247,13 +239,9 @@ def evaluate_configs(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Index the dataset into its isolated store, then run every config on it."""
-    from rag.store import open_store
-
-    isolated = eval_settings(settings, dataset)
-    store = open_store(isolated)
-    try:
-        indexed = index_dataset(dataset, isolated, models, store)
-        searcher = build_searcher(isolated, models, store, calibration)
+    with Runtime(eval_settings(settings, dataset), models=models) as runtime:
+        indexed = index_dataset(dataset, runtime)
+        searcher = runtime.searcher(calibration)
         outputs = []
         for config in configs:
             step = (lambda n, total, c=config.name: progress(c, n, total)) if progress else None
@@ -266,5 +254,3 @@ def evaluate_configs(
             }
             outputs.append(run.to_json(dataset))
         return outputs
-    finally:
-        store.close()

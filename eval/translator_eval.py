@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from rag.settings import Settings
     from translators.service import TranslatorService
 
 __all__ = [
@@ -570,13 +571,12 @@ def run_command(
     shared: Path,
     mode: Mode,
     repeat: int,
+    settings: Settings,
 ) -> int:
     """``mmrag eval translator``: 0, or 2 with a message for input it cannot use."""
     import sys
 
     from rich.console import Console
-
-    from rag.settings import get_settings
 
     if repeat < 1:
         print("error: --repeat must be at least 1", file=sys.stderr)
@@ -586,7 +586,7 @@ def run_command(
     except CaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with scratch_run(get_settings(), "translating...") as (service, progress):
+    with scratch_run(settings, "translating...") as (service, progress):
         results = run_cases(service, selected, mode=mode, repeat=repeat, progress=progress)
     meta = {
         "cases_from": str(cases) if cases is not None else None,
@@ -611,7 +611,7 @@ Progress = Callable[[int, int, str], None]
 
 
 @contextmanager
-def scratch_run(settings: Any, label: str) -> Iterator[tuple[TranslatorService, Progress]]:
+def scratch_run(settings: Settings, label: str) -> Iterator[tuple[TranslatorService, Progress]]:
     """A scratch translator (see :func:`scratch_service`) for one eval run, and a progress
     callback that shows the current case on a console status line."""
     import tempfile
@@ -633,13 +633,12 @@ def write_json(out: Path, body: Any) -> None:
     out.write_text(json.dumps(body, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def scratch_service(settings: Any, state: Path) -> TranslatorService:
+def scratch_service(settings: Settings, state: Path) -> TranslatorService:
     """A translator whose mappings and LLM cache live in ``state`` (a scratch folder), not the
     user's store; the model cache is kept so models are not converted again."""
-    from rag.models import ModelRegistry
-    from translators.service import TranslatorService
+    from rag.runtime import Runtime
 
     isolated = settings.model_copy(
         update={"data_dir": state, "cache_dir": settings.cache_dir or settings.data_dir / "cache"}
     )
-    return TranslatorService(isolated, llm=ModelRegistry(isolated).llm)
+    return Runtime(isolated).translator()

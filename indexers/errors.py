@@ -1,15 +1,8 @@
-"""Per-file indexing errors: each names the problem; the rest of the batch goes on."""
+"""Per-file indexing errors: each names the problem; the rest of the batch goes on.
 
-from __future__ import annotations
+They are raised by media decoding too, so they live with it in the kernel
+(:mod:`rag.media.errors`); this name stays for the indexers' own code."""
 
-from rag.errors import BadInputError, UnsupportedMediaError
+from rag.media.errors import ExtractionError, UnsupportedFileError
 
-
-class ExtractionError(BadInputError):
-    """A file's content cannot be turned into units (corrupt, empty, undecodable...)."""
-
-    code = "extraction-failed"
-
-
-class UnsupportedFileError(UnsupportedMediaError):
-    """A file of a type mmrag does not index."""
+__all__ = ["ExtractionError", "UnsupportedFileError"]

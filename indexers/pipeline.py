@@ -26,7 +26,6 @@ from typing import Any
 
 from indexers import identity
 from indexers.discovery import Discovered, discover
-from indexers.errors import ExtractionError
 from indexers.report import (
     FileResult,
     FileStatus,
@@ -38,6 +37,7 @@ from indexers.sources import SourceFile, check_tenant, read_source
 from indexers.units import UnitDraft, units_for
 from rag.errors import MmragError, StoreError
 from rag.lexical import LexicalEncoder
+from rag.media.errors import ExtractionError
 from rag.models import ModelRegistry
 from rag.settings import ModelKind, Settings
 from rag.store.base import Filter, HasId, MatchValue, PointRecord, VectorStore

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from indexers.errors import ExtractionError
+from rag.media.errors import ExtractionError
 from rag.types import Modality
 
 UPLOAD_SCHEME = "upload://"

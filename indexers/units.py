@@ -6,14 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from indexers.errors import ExtractionError
 from indexers.sources import SourceFile
+from rag.media.errors import ExtractionError
 from rag.types import Locator, Modality
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from rag.models.ocr import OcrEngine
+    from rag.models.ports import OcrReader
     from rag.models.registry import ModelRegistry
     from rag.settings import IndexSettings
 
@@ -82,7 +82,7 @@ def text_units(
 def image_units(
     source: SourceFile, models: ModelRegistry, settings: IndexSettings
 ) -> Iterator[UnitDraft]:
-    from indexers.image import load_image, ocr_copy
+    from rag.media.image import load_image, ocr_copy
 
     image, mime = load_image(source.path, max_pixels=settings.max_image_pixels)
     ocr_text = _ocr_text(models, ocr_copy(image))
@@ -97,7 +97,7 @@ def image_units(
 def _ocr_text(models: ModelRegistry, image: Image.Image) -> str:
     if not models.settings.models.ocr.enabled:
         return ""
-    engine: OcrEngine = models.ocr()
+    engine: OcrReader = models.ocr()
     return engine.text(image)
 
 

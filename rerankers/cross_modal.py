@@ -143,8 +143,8 @@ class CrossModalReranker:
             out[candidate.id][RERANK_CLIP] = float(score)
 
     def _open(self, candidate: RerankCandidate) -> Image.Image | None:
-        from indexers.errors import ExtractionError
-        from indexers.image import load_image
+        from rag.media.errors import ExtractionError
+        from rag.media.image import load_image
 
         path = candidate.payload.get("path")
         if not path or not Path(path).is_file():

@@ -49,8 +49,8 @@ from translators.xml.parser import XmlLimits, parse_xml
 if TYPE_CHECKING:
     from lxml import etree
 
-    from rag.models.llm.base import LLMBackend
-    from rag.settings import Settings
+    from translators.config import TranslatorHost
+    from translators.llm import LLMBackend
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class TranslateOptions:
 class TranslatorService:
     def __init__(
         self,
-        settings: Settings,
+        settings: TranslatorHost,
         *,
         llm: Callable[[], LLMBackend] | None = None,
         http: HttpFetcher | None = None,
@@ -227,7 +227,13 @@ class TranslatorService:
         if options.target_schema is not None or options.mode == "llm":
             from translators.mapping.runtime import apply_target
 
-            translation = apply_target(self, translation, options, compiled)
+            translation = apply_target(
+                self,
+                translation,
+                compiled,
+                target_schema=options.target_schema,
+                mode=options.mode,
+            )
         return translation
 
     def _policy(self, options: TranslateOptions) -> OnMismatch:

@@ -1,6 +1,6 @@
 """Errors for one file whose text cannot be extracted.
 
-The tree (under :class:`indexers.errors.ExtractionError`, a ``BadInputError``)::
+The tree (under :class:`rag.media.errors.ExtractionError`, a ``BadInputError``)::
 
     ExtractionError              this file's text cannot be extracted (bad-input, 400)
     ├── FileTooLargeError        over ``max_bytes`` (also a PayloadTooLargeError, 413)
@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from indexers.errors import ExtractionError as FileExtractionError
 from rag.errors import PayloadTooLargeError, UnsupportedMediaError
+from rag.media.errors import ExtractionError as FileExtractionError
 
 
 class ExtractionError(FileExtractionError):

@@ -6,7 +6,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
@@ -16,8 +15,9 @@ from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.jobs import start_jobs
 from rag.models import ModelRegistry
+from rag.runtime import Runtime
 from rag.settings import Settings, get_settings
-from rag.store import VectorStore, open_store
+from rag.store import VectorStore
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +30,17 @@ def create_app(
     models: ModelRegistry | None = None,
     store: VectorStore | None = None,
 ) -> FastAPI:
-    """Build the app. Models and stores are built once, in the lifespan, not per request."""
+    """Build the app. Its parts come from the runtime (:mod:`rag.runtime`), built once, in
+    the lifespan, not per request; ``models`` and ``store`` replace the configured ones."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = ServiceState(
-            settings=settings,
-            models=models or ModelRegistry(settings),
-            store=store or open_store(settings),
-            warmup=settings.api.warmup,
-        )
+        runtime = Runtime(settings, models=models, store=store)
+        opened = runtime.store  # now, not on a first request: a locked store fails the start
+        state = ServiceState(runtime, warmup=settings.api.warmup)
         app.state.mmrag = state
-        app.state.bridge = _bridge(settings, state, app.state.metrics)
+        app.state.bridge = runtime.bridge(listener=app.state.metrics.bridge_listener())
         await app.state.bridge.start()
         state.start_warmup()
         # Without a broker this process owns the store, so it also runs the jobs.
@@ -64,7 +62,7 @@ def create_app(
             logger.info("mmrag shutting down")
             await app.state.bridge.aclose()
             jobs_runtime.close()
-            state.store.close()
+            opened.close()  # handed in or opened here: the service owns it either way
 
     app = FastAPI(
         title="mmrag",
@@ -85,15 +83,6 @@ def create_app(
     app.include_router(bridge.router)
     app.include_router(jobs.router)
     return app
-
-
-def _bridge(
-    settings: Settings, state: ServiceState, service_metrics: metrics.ServiceMetrics
-) -> Any:
-    """The SOAP bridge; its per-upstream pools open now and close with the app."""
-    from translators.bridge import Bridge
-
-    return Bridge(settings, llm=state.models.llm, listener=service_metrics.bridge_listener())
 
 
 async def _request_id(

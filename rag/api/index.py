@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import BaseModel
 
-from indexers.pipeline import Indexer
 from indexers.report import FileStatus
 from indexers.sources import UPLOAD_SCHEME
 from rag.api import uploads
@@ -81,7 +80,7 @@ def index_uploads(
             path = _store_upload(upload, root, limit, name)
             staged.append((path, f"{UPLOAD_SCHEME}{name}", name))
         with state.index_lock:
-            indexer = Indexer(state.settings, state.models, state.store)
+            indexer = state.runtime.indexer()
             report = indexer.index_files([(p, uri) for p, uri, _ in staged], tenant=tenant)
     finally:
         for upload in files:

@@ -281,7 +281,7 @@ def _media_headers() -> dict[str, str]:
 def _thumbnail(path: Any, size: int, max_pixels: int) -> Response:
     import io
 
-    from indexers.image import load_image
+    from rag.media.image import load_image
 
     image, _ = load_image(path, max_pixels=max_pixels)
     image.thumbnail((size, size))

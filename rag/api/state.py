@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from rag.errors import MmragError
 from rag.models import ModelRegistry, ModelState
+from rag.runtime import Runtime
 from rag.settings import ModelKind, Settings
 from rag.store import VectorStore
 
@@ -23,27 +24,31 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ServiceState:
-    settings: Settings
-    models: ModelRegistry
-    store: VectorStore
+    """The service's runtime (its parts, built once) and what requests share besides."""
+
+    runtime: Runtime
     warmup: tuple[ModelKind, ...] = ()
     # The indexer batches across files and is not re-entrant: one indexing call at a time.
     index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Batch jobs: set in the lifespan (with the local executor when no broker is configured).
     jobs: JobRuntime | None = field(default=None, repr=False)
     _warmup_thread: threading.Thread | None = field(default=None, repr=False)
-    _searcher: Any = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def models(self) -> ModelRegistry:
+        return self.runtime.models
+
+    @property
+    def store(self) -> VectorStore:
+        return self.runtime.store
 
     def searcher(self) -> Searcher:
         """The search pipeline, built once (it reads the calibration artifact)."""
-        if self._searcher is None:
-            from rag.search.pipeline import Searcher
-            from rerankers.calibration import load_calibration
-
-            calibration = load_calibration(self.settings.calibration_dir)
-            self._searcher = Searcher(self.settings, self.models, self.store, calibration)
-        searcher: Searcher = self._searcher
-        return searcher
+        return self.runtime.searcher()
 
     def start_warmup(self) -> None:
         """Load the warm-up models in the background; /readyz turns ready when they are in."""

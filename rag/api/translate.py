@@ -55,10 +55,8 @@ def _translator(request: Request) -> Any:
         with _LOCK:
             service = getattr(request.app.state, "translator", None)
             if service is None:
-                from translators.service import TranslatorService
-
                 state: ServiceState = request.app.state.mmrag
-                service = TranslatorService(state.settings, llm=state.models.llm)
+                service = state.runtime.translator()
                 request.app.state.translator = service
     return service
 

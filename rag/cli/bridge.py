@@ -3,9 +3,9 @@
 The registry is the same file the HTTP service reads (``<data_dir>/bridge/services.json``;
 a running service sees changes on its next call). ``call`` runs the bridge in-process, the
 same path as ``POST /v1/bridge/{service}/{operation}``.
-Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 bad request (schema-invalid JSON, unknown
-service or operation, a WSDL that cannot be used), 4 SOAP fault (printed as JSON on stderr),
-5 upstream failure (timeout, unreachable, invalid reply, overloaded).
+Exit codes are those of every command (:mod:`rag.cli.common`): 2 bad request (schema-invalid
+JSON, unknown service or operation, a WSDL that cannot be used), 4 SOAP fault (printed as
+JSON on stderr), 5 upstream failure (timeout, unreachable, invalid reply, overloaded).
 """
 
 from __future__ import annotations
@@ -14,65 +14,17 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from rag.settings import Settings
-
-EXIT_BAD_REQUEST = 3
-EXIT_FAULT = 4
-EXIT_UPSTREAM = 5
+from rag.cli.common import EXIT_USAGE, fail, runtime
 
 bridge_app = typer.Typer(
     name="bridge",
     help="Register SOAP services and call them as JSON (the SOAP-to-REST bridge).",
     no_args_is_help=True,
 )
-
-
-def _settings() -> Settings:
-    from rag.logging_setup import configure_logging
-    from rag.settings import get_settings
-
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    return settings
-
-
-def _bridge(settings: Settings) -> Any:
-    from rag.models import ModelRegistry
-    from translators.bridge import Bridge
-
-    return Bridge(settings, llm=ModelRegistry(settings).llm)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    from rag.errors import (
-        BadInputError,
-        ConflictError,
-        MmragError,
-        NotFoundError,
-        OverloadedError,
-        SoapFaultError,
-        UpstreamError,
-    )
-
-    if isinstance(exc, SoapFaultError):
-        typer.echo(json.dumps({"error": exc.code, "fault": exc.extra["fault"]}, indent=2), err=True)
-        return typer.Exit(EXIT_FAULT)
-    assert isinstance(exc, MmragError)
-    typer.echo(f"error ({exc.code}): {exc.detail}", err=True)
-    errors = exc.extra.get("errors")
-    if isinstance(errors, list):
-        for error in errors:
-            typer.echo(f"  {error.get('path')}: {error.get('reason')}", err=True)
-    if isinstance(exc, UpstreamError | OverloadedError):
-        return typer.Exit(EXIT_UPSTREAM)
-    if isinstance(exc, BadInputError | NotFoundError | ConflictError):
-        return typer.Exit(EXIT_BAD_REQUEST)
-    return typer.Exit(1)
 
 
 @bridge_app.command("add")
@@ -135,10 +87,10 @@ def add(
     from rag.errors import MmragError
     from translators.bridge.spec import ServiceSpec
 
-    settings = _settings()
+    parts = runtime()
     if basic_user and wsse_user:
         typer.echo("error: choose --basic-user or --wsse-user, not both", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     if not wsdl.startswith(("http://", "https://")):
         wsdl = str(Path(wsdl).expanduser().resolve())
     fields: dict[str, Any] = {
@@ -160,7 +112,7 @@ def add(
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             typer.echo("error: give the password on standard input", err=True)
-            raise typer.Exit(2)
+            raise typer.Exit(EXIT_USAGE)
         fields["auth"] = {
             "kind": "basic" if basic_user else "wsse",
             "username": user,
@@ -172,13 +124,13 @@ def add(
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"])
             typer.echo(f"error: {where}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
-    bridge = _bridge(settings)
+        raise typer.Exit(EXIT_USAGE) from None
+    bridge = parts.bridge()
     try:
         loaded = bridge.load_sync(spec)
         replaced = bridge.registry.put(spec)
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     verb = "replaced" if replaced else "added"
     typer.echo(f"{verb} {name}: {len(loaded.operations)} operation(s) at {loaded.address}")
     typer.echo(f"  tenants: {', '.join(spec.public()['tenants'])}")
@@ -193,12 +145,12 @@ def _target_schemas(items: list[str]) -> dict[str, Any]:
         operation, sep, file = item.partition("=")
         if not sep or not operation or not file:
             typer.echo(f"error: --target-schema {item!r}: use OPERATION=schema.json", err=True)
-            raise typer.Exit(2)
+            raise typer.Exit(EXIT_USAGE)
         try:
             schemas[operation] = json.loads(Path(file).read_bytes())
         except (OSError, ValueError) as exc:
             typer.echo(f"error: cannot read the JSON Schema {file}: {exc}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
     return schemas
 
 
@@ -209,12 +161,12 @@ def list_services(
     """Registered services and their operations."""
     from rag.errors import MmragError
 
-    settings = _settings()
-    bridge = _bridge(settings)
+    parts = runtime()
+    bridge = parts.bridge()
     try:
         specs = bridge.registry.all()
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out = []
     for name, spec in sorted(specs.items()):
         entry: dict[str, Any] = spec.public() | {"source": bridge.registry.source(name)}
@@ -243,11 +195,11 @@ def remove(name: Annotated[str, typer.Argument(help="Service name.")]) -> None:
     """Remove a registered service."""
     from rag.errors import MmragError
 
-    settings = _settings()
+    parts = runtime()
     try:
-        _bridge(settings).registry.remove(name)
+        parts.bridge().registry.remove(name)
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"removed {name}")
 
 
@@ -268,7 +220,7 @@ def call(
     """Call an operation with JSON; prints the translated reply."""
     from rag.errors import MmragError
 
-    settings = _settings()
+    parts = runtime()
     if body == "-":
         data = sys.stdin.buffer.read()
     elif body.startswith("@"):
@@ -276,12 +228,12 @@ def call(
             data = Path(body[1:]).read_bytes()
         except OSError as exc:
             typer.echo(f"error: cannot read {body[1:]}: {exc.strerror}", err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(EXIT_USAGE) from None
     else:
         data = body.encode()
 
     async def run() -> Any:
-        bridge = _bridge(settings)
+        bridge = parts.bridge()
         try:
             return await bridge.call(
                 name, operation, data, tenant=tenant, idempotency_key=idempotency_key
@@ -292,7 +244,7 @@ def call(
     try:
         result = asyncio.run(run())
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if result.replayed:
         typer.echo("(replayed for this idempotency key)", err=True)
     typer.echo(result.body.decode())

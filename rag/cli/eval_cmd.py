@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from rag.cli.common import domain_errors
+
 eval_app = typer.Typer(
     help="Evaluate retrieval quality per modality and direction.", no_args_is_help=True
 )
@@ -20,6 +22,7 @@ def _default_shared() -> Path:
 
 
 @eval_app.command("convert")
+@domain_errors
 def convert(
     name: Annotated[str, typer.Argument(help=f"One of: {', '.join(CONVERTER_NAMES)}.")],
     out: Annotated[Path, typer.Option(help="Dataset folder to write.")],
@@ -44,6 +47,7 @@ def convert(
 
 
 @eval_app.command("run")
+@domain_errors
 def run(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder (see eval/dataset.py).")],
     out: Annotated[Path, typer.Option(help="Where to write the run JSON.")],
@@ -58,12 +62,11 @@ def run(
     from eval.dataset import load_dataset
     from eval.runner import FULL, evaluate_configs
     from eval.runner import ablations as ablation_configs
-    from rag.cli.main import _settings_and_logging
-    from rag.models import ModelRegistry
-    from rerankers.calibration import load_calibration
+    from rag.cli.common import runtime
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
+    parts = runtime(console)
+    settings = parts.settings
     data = load_dataset(dataset)
     configs = ablation_configs(settings.search.rerank_depth) if ablations else [FULL]
     with console.status("indexing and searching...") as status:
@@ -74,8 +77,8 @@ def run(
         runs = evaluate_configs(
             data,
             settings,
-            ModelRegistry(settings),
-            load_calibration(settings.calibration_dir),
+            parts.models,
+            parts.calibration,
             configs,
             limit=limit,
             progress=progress,
@@ -87,6 +90,7 @@ def run(
 
 
 @eval_app.command("translator")
+@domain_errors
 def translator(
     cases: Annotated[
         Path | None, typer.Argument(help="A cases.jsonl manifest, or a folder holding one.")
@@ -105,6 +109,7 @@ def translator(
 ) -> None:
     """Score SOAP/XML -> JSON translation: schema validity, leaf recall, types, fallbacks."""
     from eval.translator_eval import run_command
+    from rag.cli.common import setup
 
     if mode not in ("deterministic", "llm"):
         typer.echo("error: --mode is deterministic or llm", err=True)
@@ -116,11 +121,13 @@ def translator(
         shared=shared_data or _default_shared(),
         mode=mode,  # type: ignore[arg-type]
         repeat=repeat,
+        settings=setup(),
     )
     raise typer.Exit(code)
 
 
 @eval_app.command("mappings")
+@domain_errors
 def mappings(
     cases: Annotated[Path, typer.Argument(help="A cases.jsonl manifest, or a folder holding one.")],
     out: Annotated[Path, typer.Option(help="Where to write the report JSON.")] = Path("map.json"),
@@ -133,8 +140,11 @@ def mappings(
 ) -> None:
     """Score proposed mappings against expected ones: field accuracy, validity, time."""
     from eval.mapping_eval import run_command
+    from rag.cli.common import setup
 
-    code = run_command(cases, out, shared=shared_data or _default_shared(), with_llm=llm)
+    code = run_command(
+        cases, out, shared=shared_data or _default_shared(), with_llm=llm, settings=setup()
+    )
     raise typer.Exit(code)
 
 
@@ -181,6 +191,7 @@ def _print_runs(runs: list[dict[str, Any]]) -> None:
 
 
 @eval_app.command("report")
+@domain_errors
 def report(
     run_files: Annotated[
         list[Path],
@@ -206,6 +217,7 @@ def report(
 
 
 @eval_app.command("gap")
+@domain_errors
 def gap(
     dataset: Annotated[Path, typer.Argument(help="A mixed dataset folder (`convert mixed`).")],
     out: Annotated[Path, typer.Option(help="Where to write the gap JSON.")] = Path("gap.json"),
@@ -220,18 +232,17 @@ def gap(
     from eval.dataset import load_dataset
     from eval.gap import modality_gap
     from eval.honesty import NOT_MEANINGFUL
-    from rag.cli.main import _settings_and_logging
-    from rag.models import ModelRegistry
-    from rerankers.calibration import load_calibration
+    from rag.cli.common import runtime
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
+    parts = runtime(console)
+    settings = parts.settings
     with console.status("indexing and searching (mixed, then each modality alone)..."):
         result = modality_gap(
             load_dataset(dataset),
             settings,
-            ModelRegistry(settings),
-            load_calibration(settings.calibration_dir),
+            parts.models,
+            parts.calibration,
             per_direction=per_direction,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -264,12 +275,12 @@ def calibrate(
 
     from eval.calibrate import collect_pairs, fit_calibration
     from eval.dataset import load_dataset
-    from rag.cli.main import _settings_and_logging
-    from rag.models import ModelRegistry
+    from rag.cli.common import runtime
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
-    models = ModelRegistry(settings)
+    parts = runtime(console)
+    settings = parts.settings
+    models = parts.models
     pairs: dict[Any, list[Any]] = defaultdict(list)
     names = []
     for folder in datasets:
@@ -293,6 +304,7 @@ def calibrate(
 
 # -- compare / dev / gate (eval/compare.py, eval/devsets.py) ---------------------------------
 @eval_app.command("compare")
+@domain_errors
 def compare(
     base: Annotated[Path, typer.Argument(help="Baseline run file (or folder of run files).")],
     new: Annotated[Path, typer.Argument(help="New run file (or folder of run files).")],
@@ -321,6 +333,7 @@ def compare(
 
 
 @eval_app.command("dev")
+@domain_errors
 def dev(
     out: Annotated[Path, typer.Option(help="Folder for the datasets, run files and summary.")],
     shared: Annotated[
@@ -343,10 +356,10 @@ def dev(
         select,
         write_html_report,
     )
-    from rag.cli.main import _settings_and_logging
+    from rag.cli.common import setup
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
+    settings = setup(console)
     try:
         with console.status("dev sets...") as status:
             summary = run_dev_sets(
@@ -366,6 +379,7 @@ def dev(
 
 
 @eval_app.command("gate")
+@domain_errors
 def gate(
     baselines: Annotated[Path, typer.Option(help="Folder of baseline run files.")] = Path(
         "eval/baselines"
@@ -393,10 +407,10 @@ def gate(
     from eval.compare import CompareInputError, print_comparison
     from eval.devsets import DevSetError, select
     from eval.devsets import gate as run_gate
-    from rag.cli.main import _settings_and_logging
+    from rag.cli.common import setup
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(console)
+    settings = setup(console)
     folder = work or Path(tempfile.mkdtemp(prefix="mmrag-gate-"))
     try:
         candidates = select(only)

@@ -6,14 +6,20 @@ everything else (the ledger, Celery, models) is imported inside the commands.
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from rag.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    domain_errors,
+    setup,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,43 +34,11 @@ jobs_app = typer.Typer(
     no_args_is_help=True,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-# The exit codes of every mmrag command (rag.cli.main): 0 success, 1 some input failed
-# (or the job was cancelled), 2 usage error, 3 mmrag could not run.
-EXIT_FAILED, EXIT_USAGE, EXIT_ERROR, EXIT_INTERRUPTED = 1, 2, 3, 130
 POLL_S = 0.5
 
 
-def _domain_errors(func: F) -> F:
-    """mmrag's errors as a one-line message on stderr and an exit code (as in main; an
-    unknown job id is a usage error too)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rag.errors import BadInputError, MmragError, NotFoundError
-
-        try:
-            return func(*args, **kwargs)
-        except MmragError as exc:
-            typer.echo(f"error: {exc.detail}", err=True)
-            usage = isinstance(exc, BadInputError | NotFoundError)  # a wrong path or job id
-            raise typer.Exit(EXIT_USAGE if usage else EXIT_ERROR) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings(console: Any = None) -> Settings:
-    from rag.logging_setup import configure_logging
-    from rag.settings import get_settings
-
-    settings = get_settings()
-    configure_logging(settings.log_level, console=console)
-    return settings
-
-
 # -- mmrag worker --------------------------------------------------------------------------------
-@_domain_errors
+@domain_errors
 def worker_command(
     pool: Annotated[
         str,
@@ -81,7 +55,7 @@ def worker_command(
 
     Models load once per worker process, on MMRAG_MODELS__DEVICE. Run one worker per GPU
     (CUDA_VISIBLE_DEVICES=N mmrag worker). The embedded store admits one worker process."""
-    settings = _settings()
+    settings = setup()
     if not settings.jobs.broker_url:
         typer.echo(
             "error: no broker configured: set MMRAG_JOBS__BROKER_URL=redis://HOST:6379/0. "
@@ -97,7 +71,7 @@ def worker_command(
 
 # -- mmrag jobs submit ---------------------------------------------------------------------------
 @jobs_app.command()
-@_domain_errors
+@domain_errors
 def submit(
     paths: Annotated[
         list[str] | None, typer.Argument(help="Files, folders or glob patterns ('**' recurses).")
@@ -132,7 +106,7 @@ def submit(
     from rag.jobs import JobRequest, client_service
 
     console = Console(stderr=True)
-    settings = _settings(None if as_json else console)
+    settings = setup(None if as_json else console)
     service = client_service(settings)
     request = JobRequest(
         # absolute, so the job reads the same files from any worker's working directory
@@ -178,8 +152,7 @@ def _foreground_executor(
     from rag.jobs.ledger_sqlite import SqliteLedger
     from rag.jobs.local import LocalExecutor
     from rag.jobs.ownership import owner_lock
-    from rag.models import ModelRegistry
-    from rag.store import open_store
+    from rag.runtime import Runtime
     from rag.store.collections import collection_name
     from rag.types import Modality
 
@@ -187,7 +160,8 @@ def _foreground_executor(
     if not lock.acquire():
         return None
     assert isinstance(service.ledger, SqliteLedger)
-    store = open_store(settings)
+    parts = Runtime(settings)
+    store = parts.store
     try:
         for modality in Modality:  # a store open in another process fails here, not mid-job
             name = collection_name(job.collection_prefix, modality)
@@ -198,7 +172,7 @@ def _foreground_executor(
         service.cancel(job.id)  # nobody else can run it (we hold the runner lock)
         lock.release()
         raise
-    context = JobContext(settings, ModelRegistry(settings), store, service.ledger)
+    context = JobContext(settings, parts.models, store, service.ledger)
     executor = LocalExecutor(context, service.ledger, only_job=job.id, lock=lock)
     executor.start()
     return executor
@@ -322,7 +296,7 @@ class _Progress:
 
 # -- status, list, cancel ------------------------------------------------------------------------
 @jobs_app.command()
-@_domain_errors
+@domain_errors
 def status(
     job_id: Annotated[str, typer.Argument(help="The job id.")],
     watch: Annotated[bool, typer.Option("--watch", help="Follow it until it ends.")] = False,
@@ -334,7 +308,7 @@ def status(
     from rag.jobs import client_service
 
     console = Console(stderr=True)
-    settings = _settings(None if as_json else console)
+    settings = setup(None if as_json else console)
     service = client_service(settings)
     try:
         job = service.get(job_id)
@@ -350,7 +324,7 @@ def status(
 
 
 @jobs_app.command("list")
-@_domain_errors
+@domain_errors
 def list_jobs(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's jobs.")] = None,
     state: Annotated[
@@ -366,7 +340,7 @@ def list_jobs(
     from rag.errors import BadInputError
     from rag.jobs import JobState, client_service
 
-    settings = _settings()
+    settings = setup()
     try:
         wanted = JobState(state) if state else None
     except ValueError as exc:
@@ -401,7 +375,7 @@ def list_jobs(
 
 
 @jobs_app.command()
-@_domain_errors
+@domain_errors
 def cancel(
     job_id: Annotated[str, typer.Argument(help="The job id.")],
     wait: Annotated[bool, typer.Option("--wait", help="Wait until it has stopped.")] = False,
@@ -413,7 +387,7 @@ def cancel(
     from rag.jobs import client_service
 
     console = Console(stderr=True)
-    settings = _settings()
+    settings = setup()
     service = client_service(settings)
     try:
         job = service.cancel(job_id)

@@ -3,20 +3,23 @@ time, so ``mmrag --help`` answers instantly."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from rag import __version__
-
-if TYPE_CHECKING:
-    from rag.settings import Settings
+from rag.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    domain_errors,
+    runtime,
+    setup,
+)
 
 app = typer.Typer(
     name="mmrag",
@@ -25,37 +28,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# Exit codes: 0 success, 1 some input failed, 2 usage error, 3 mmrag could not run.
-EXIT_FAILED, EXIT_USAGE, EXIT_ERROR = 1, 2, 3
-
-
-def _domain_errors(func: F) -> F:
-    """Turn mmrag's errors into a one-line message on stderr and an exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rag.errors import BadInputError, MmragError
-
-        try:
-            return func(*args, **kwargs)
-        except MmragError as exc:
-            typer.echo(f"error: {exc.detail}", err=True)
-            raise typer.Exit(EXIT_USAGE if isinstance(exc, BadInputError) else EXIT_ERROR) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings_and_logging(console: Any = None) -> Settings:
-    from rag.logging_setup import configure_logging
-    from rag.settings import get_settings
-
-    settings = get_settings()
-    configure_logging(settings.log_level, console=console)
-    return settings
 
 
 @app.command()
@@ -73,16 +45,16 @@ def models(
     ] = None,
 ) -> None:
     """List every configured model, where it comes from, and prove it loads by using it."""
-    from rag.models import MODEL_KINDS, ModelRegistry
+    from rag.models import MODEL_KINDS
     from rag.models.probe import probe_all
 
-    settings = _settings_and_logging()
+    parts = runtime()
     kinds = tuple(kind or MODEL_KINDS)
     unknown = [k for k in kinds if k not in MODEL_KINDS]
     if unknown:
         typer.echo(f"error: unknown model kind(s): {', '.join(unknown)}", err=True)
-        raise typer.Exit(2)
-    registry = ModelRegistry(settings)
+        raise typer.Exit(EXIT_USAGE)
+    registry = parts.models
     if as_json:
         reports = probe_all(registry, kinds)  # type: ignore[arg-type]
     else:
@@ -109,11 +81,11 @@ def models(
             table.add_row(r.kind, r.name, r.source, mark, r.detail, f"{r.seconds:.1f}")
         Console().print(table)
     if not all(r.ok for r in reports):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()
-@_domain_errors
+@domain_errors
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Files and folders to index.")],
     tenant: Annotated[str, typer.Option(help="Tenant the sources belong to.")] = "default",
@@ -131,27 +103,19 @@ def index(
     units. Exit code 0 when every file succeeded, 1 when any failed."""
     from rich.console import Console
 
-    from indexers.pipeline import Indexer
     from rag.cli.progress import RichIndexProgress, print_summary
-    from rag.models import ModelRegistry
-    from rag.store import open_store
 
     console = Console(stderr=True)
-    settings = _settings_and_logging(None if as_json else console)
-    store = open_store(settings)
-    try:
+    with runtime(None if as_json else console) as parts:
         if as_json:
-            report = Indexer(settings, ModelRegistry(settings), store).index_paths(
+            report = parts.indexer().index_paths(
                 paths, tenant=tenant, recursive=recursive, dry_run=dry_run
             )
         else:
             with RichIndexProgress(console) as progress:
-                indexer = Indexer(settings, ModelRegistry(settings), store, listener=progress)
-                report = indexer.index_paths(
+                report = parts.indexer(listener=progress).index_paths(
                     paths, tenant=tenant, recursive=recursive, dry_run=dry_run
                 )
-    finally:
-        store.close()
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -161,7 +125,7 @@ def index(
 
 
 @app.command()
-@_domain_errors
+@domain_errors
 def delete(
     sources: Annotated[
         list[str], typer.Argument(help="Files, folders (every source under them) or upload://name.")
@@ -169,23 +133,13 @@ def delete(
     tenant: Annotated[str, typer.Option(help="Tenant the sources belong to.")] = "default",
 ) -> None:
     """Remove sources and all of their units from the index."""
-    from indexers.pipeline import Indexer
-    from rag.models import ModelRegistry
-    from rag.store import open_store
-
-    settings = _settings_and_logging()
-    store = open_store(settings)
-    try:
-        deleted = Indexer(settings, ModelRegistry(settings), store).delete_sources(
-            sources, tenant=tenant
-        )
-    finally:
-        store.close()
+    with runtime() as parts:
+        deleted = parts.indexer().delete_sources(sources, tenant=tenant)
     typer.echo(f"deleted {deleted} unit(s)")
 
 
 @app.command()
-@_domain_errors
+@domain_errors
 def search(
     query: Annotated[
         str | None, typer.Argument(help="Query text (optional with --image/--audio).")
@@ -195,7 +149,9 @@ def search(
     modality: Annotated[
         list[str] | None, typer.Option("--modality", "-m", help="text, image or audio (repeat).")
     ] = None,
-    k: Annotated[int, typer.Option("-k", help="Results to return.")] = 10,
+    k: Annotated[
+        int | None, typer.Option("-k", help="Results to return (MMRAG_SEARCH__DEFAULT_K).")
+    ] = None,
     rerank_depth: Annotated[int | None, typer.Option(help="Candidates to rerank (0: off).")] = None,
     source_prefix: Annotated[
         str | None, typer.Option(help="Only sources under this folder.")
@@ -209,14 +165,11 @@ def search(
 ) -> None:
     """Search text, images and speech with a text, image or audio query."""
     from rag.errors import BadInputError
-    from rag.models import ModelRegistry
-    from rag.search.pipeline import Searcher
     from rag.search.request import SearchFilters, SearchRequest
-    from rag.store import open_store
     from rag.types import Modality
-    from rerankers.calibration import load_calibration
 
-    settings = _settings_and_logging()
+    parts = runtime()
+    settings = parts.settings
     try:
         modalities = tuple(Modality(m) for m in modality) if modality else tuple(Modality)
     except ValueError as exc:
@@ -231,19 +184,13 @@ def search(
         text=query,
         image=_read_file(image),
         audio=_read_file(audio),
-        k=k,
+        k=settings.search.default_k if k is None else k,
         rerank_depth=settings.search.rerank_depth if rerank_depth is None else rerank_depth,
         filters=SearchFilters(modalities=modalities, source_prefix=source_prefix, fields=fields),
         explain=explain,
     )
-    store = open_store(settings)
-    try:
-        searcher = Searcher(
-            settings, ModelRegistry(settings), store, load_calibration(settings.calibration_dir)
-        )
-        response = searcher.search(request, tenant=tenant)
-    finally:
-        store.close()
+    with parts:
+        response = parts.searcher().search(request, tenant=tenant)
     if as_json:
         keep = {"id", "modality", "score", "source", "locator", "snippet"}
         if explain:
@@ -309,7 +256,7 @@ def serve(
 
     from rag.api import create_app
 
-    settings = _settings_and_logging()
+    settings = setup()
     uvicorn.run(
         create_app(settings),
         host=host or settings.api.host,
@@ -326,7 +273,7 @@ def _register_subcommands() -> None:
 
     app.add_typer(eval_app, name="eval")
     app.add_typer(bridge_app, name="bridge")
-    app.command()(_domain_errors(calibrate))
+    app.command()(domain_errors(calibrate))
     register(app)
     app.add_typer(jobs_app, name="jobs")
     app.command("worker")(worker_command)
@@ -339,7 +286,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """``mmrag translate``, ``mmrag translate-schema`` and ``mmrag mapping propose|test|show``.
 
 Everything heavy (lxml, jsonschema, the translator, the LLM) is imported inside the commands.
-Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 bad or hostile input (including a message
-that does not fit its operation), 4 the message is a SOAP Fault (printed as JSON on stderr),
-5 the mapping does not validate.
+Exit codes are those of every command (:mod:`rag.cli.common`): 2 bad or hostile input
+(including a message that does not fit its operation), 4 the message is a SOAP Fault
+(printed as JSON on stderr), 6 the mapping does not validate.
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-if TYPE_CHECKING:
-    from rag.settings import Settings
-    from translators.service import TranslatorService
+from rag.cli.common import EXIT_INVALID_MAPPING, EXIT_USAGE, fail, runtime
 
-EXIT_BAD_INPUT = 3
-EXIT_FAULT = 4
-EXIT_INVALID_MAPPING = 5
+if TYPE_CHECKING:
+    from translators.service import TranslatorService
 
 mapping_app = typer.Typer(
     name="mapping",
@@ -53,21 +50,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(mapping_app)
 
 
-def _settings() -> Settings:
-    from rag.logging_setup import configure_logging
-    from rag.settings import get_settings
-
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    return settings
-
-
-def _service(settings: Settings) -> TranslatorService:
-    from rag.models import ModelRegistry
-    from translators.service import TranslatorService
-
-    registry = ModelRegistry(settings)
-    return TranslatorService(settings, llm=registry.llm)
+def _service() -> TranslatorService:
+    return runtime().translator()
 
 
 def _read(path: Path) -> bytes:
@@ -77,7 +61,7 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         typer.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _json_file(path: Path) -> Any:
@@ -85,33 +69,14 @@ def _json_file(path: Path) -> Any:
         return json.loads(_read(path))
     except ValueError as exc:
         typer.echo(f"error: {path} is not JSON: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _direction(value: str | None) -> Any:
     if value not in (None, "input", "output"):
         typer.echo("error: --direction must be input or output", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     return value
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    """Print a domain error on stderr and choose the exit code."""
-    from rag.errors import BadInputError, MappingError, MmragError, NotFoundError, SoapFaultError
-    from translators.convert.jsonout import dumps
-
-    if isinstance(exc, SoapFaultError):
-        typer.echo(
-            dumps({"error": "soap-fault", "fault": exc.extra["fault"]}, pretty=True), err=True
-        )
-        return typer.Exit(EXIT_FAULT)
-    assert isinstance(exc, MmragError)
-    typer.echo(f"error ({exc.code}): {exc.detail}", err=True)
-    if isinstance(exc, MappingError):
-        return typer.Exit(EXIT_INVALID_MAPPING)
-    if isinstance(exc, BadInputError | NotFoundError):
-        return typer.Exit(EXIT_BAD_INPUT)
-    return typer.Exit(1)
 
 
 def translate(
@@ -163,8 +128,7 @@ def translate(
     from translators.convert.jsonout import dumps
     from translators.service import TranslateOptions, WsdlRef
 
-    settings = _settings()
-    service = _service(settings)
+    service = _service()
     options = TranslateOptions(
         operation=operation,
         direction=_direction(direction),
@@ -177,7 +141,7 @@ def translate(
     try:
         result = service.translate(_read(file), WsdlRef(path=wsdl) if wsdl else None, options)
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
         typer.echo(dumps(result.as_dict()))
         return
@@ -219,7 +183,7 @@ def translate_schema(
     from translators.convert.jsonout import dumps
     from translators.service import WsdlRef
 
-    service = _service(_settings())
+    service = _service()
     try:
         compiled = service.load(WsdlRef(path=wsdl))
         if operation is None:
@@ -247,7 +211,7 @@ def translate_schema(
             dumps(compiled.message(op, _direction(direction) or "output").schema, pretty=True)
         )
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @mapping_app.command("propose")
@@ -267,8 +231,7 @@ def mapping_propose(
     from translators.mapping.workflow import propose_from_samples
     from translators.service import TranslateOptions, WsdlRef
 
-    settings = _settings()
-    service = _service(settings)
+    service = _service()
     options = TranslateOptions(operation=operation, direction=_direction(direction))
     try:
         with Console(stderr=True).status("translating samples and asking the LLM..."):
@@ -279,10 +242,10 @@ def mapping_propose(
                 options,
                 _json_file(target_schema),
                 use_llm=not no_llm,
-                max_samples=settings.translator.max_samples,
+                max_samples=service.config.max_samples,
             )
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(dumps(outcome, pretty=True))
     if not outcome["valid_on_samples"]:
         raise typer.Exit(EXIT_INVALID_MAPPING)
@@ -307,7 +270,7 @@ def mapping_test(
     from translators.mapping.workflow import check_mapping_file
     from translators.service import TranslateOptions, WsdlRef
 
-    service = _service(_settings())
+    service = _service()
     options = TranslateOptions(operation=operation, direction=_direction(direction))
     try:
         outcome = check_mapping_file(
@@ -319,7 +282,7 @@ def mapping_test(
             save=save,
         )
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(dumps(outcome, pretty=True))
     if not outcome["valid"]:
         raise typer.Exit(EXIT_INVALID_MAPPING)
@@ -335,8 +298,8 @@ def mapping_show(
     from translators.convert.jsonout import dumps
     from translators.mapping.workflow import show_mapping
 
-    service = _service(_settings())
+    service = _service()
     try:
         typer.echo(dumps(show_mapping(service, key, version), pretty=True))
     except MmragError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None

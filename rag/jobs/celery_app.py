@@ -126,8 +126,8 @@ def worker_context() -> JobContext:
 def init_worker_process(settings: Settings) -> JobContext:
     """Load the indexing models and open the store and the ledger, once per process."""
     global _context, _owner
-    from rag.models import ModelRegistry, ModelState
-    from rag.store import open_store
+    from rag.models import ModelState
+    from rag.runtime import Runtime
     from rag.store.collections import collection_name
 
     if settings.store.backend == "embedded":
@@ -139,11 +139,12 @@ def init_worker_process(settings: Settings) -> JobContext:
                 "or use the server backend for several"
             )
         _owner = lock
-    models = ModelRegistry(settings)
+    runtime = Runtime(settings)
+    models = runtime.models
     for kind in INDEX_MODELS:
         if models.status()[kind].state is not ModelState.DISABLED:
             models.load(kind)
-    store = open_store(settings)
+    store = runtime.store
     for modality in Modality:  # open what exists now: a store held elsewhere fails here
         name = collection_name(settings.store.collection_prefix, modality)
         if store.collection_exists(name):

@@ -33,7 +33,6 @@ from datetime import datetime
 from pathlib import Path
 
 from indexers.discovery import modality_for
-from indexers.pipeline import Indexer
 from indexers.report import FileResult, FileStatus
 from indexers.sources import source_uri
 from rag.errors import MmragError
@@ -41,6 +40,7 @@ from rag.jobs import lifecycle
 from rag.jobs.ledger import JobLedger
 from rag.jobs.model import BatchState, JobRecord
 from rag.models import ModelRegistry
+from rag.runtime import Runtime
 from rag.settings import Settings
 from rag.store import Filter, MatchValue, VectorStore
 from rag.store.collections import Field, collection_name
@@ -221,7 +221,9 @@ def _run_owned(
             if not group:
                 continue
             with ctx.index_lock or contextlib.nullcontext():
-                indexer = Indexer(settings, ctx.models, ctx.store, listener=listener)
+                # The job's settings (its collection prefix) on the process's models and store.
+                runtime = Runtime(settings, models=ctx.models, store=ctx.store)
+                indexer = runtime.indexer(listener=listener)
                 indexer.index_paths([Path(p) for p in group], tenant=job.tenant, recursive=False)
     except _OwnershipLostError:
         logger.warning(

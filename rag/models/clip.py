@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
+from rag.models.ports import Vectors
 from rag.models.source import ModelSource, SourceKind, local_path, version_for
 from rag.settings import ClipSettings
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Vectors = npt.NDArray[np.float32]
 
 RANDOM_WEIGHTS_WARNING = (
     "CLIP is running with RANDOM weights (MMRAG_MODELS__CLIP__WEIGHTS=random): image and "

@@ -1,7 +1,9 @@
 """Deterministic stand-ins for the real models, for unit tests of logic.
 
-They are public so that tests of indexing, search and translation (and users' own tests)
-can run without weights. Text vectors come from hashed word counts, so texts that share
+Each fits the port of its kind in :mod:`rag.models.ports` (mypy checks the pairs in
+``tests/unit/test_ports.py``), so a fake cannot drift from the model it stands in for. They
+are public so that tests of indexing, search and translation (and users' own tests) can run
+without weights. Text vectors come from hashed word counts, so texts that share
 words are close: enough for tests to assert ranking behaviour exactly.
 """
 
@@ -16,9 +18,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from rag.models.llm.base import ChatMessage
-from rag.models.ocr import OcrLine
-from rag.models.whisper import AudioInput, SpeechSegment, Transcription, TranscriptionInfo
+from rag.models.ports import (
+    AudioInput,
+    ChatTurn,
+    OcrLine,
+    SpeechSegment,
+    Transcription,
+    TranscriptionInfo,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -126,12 +133,30 @@ class FakeOcr:
         return self._text
 
 
+class FakePairScorer:
+    """Scores a passage by the share of the query's words it contains, in [0, 1]."""
+
+    def __init__(self) -> None:
+        self.version = "fake-pair-scorer"
+        self.device = "cpu"
+        self.calls = 0
+
+    def score(self, query: str, passages: Sequence[str]) -> Vectors:
+        self.calls += 1
+        wanted = set(_WORD.findall(query.lower()))
+        out = np.zeros(len(passages), dtype=np.float32)
+        for row, passage in enumerate(passages):
+            if wanted:
+                out[row] = len(wanted & set(_WORD.findall(passage.lower()))) / len(wanted)
+        return out
+
+
 class FakeLLM:
     """Answers from a script: a callable of the messages, or a queue of fixed replies."""
 
-    def __init__(self, replies: Sequence[str] | Callable[[Sequence[ChatMessage]], str]) -> None:
+    def __init__(self, replies: Sequence[str] | Callable[[Sequence[ChatTurn]], str]) -> None:
         self._replies: Any = replies if callable(replies) else list(replies)
-        self.prompts: list[Sequence[ChatMessage]] = []
+        self.prompts: list[Sequence[ChatTurn]] = []
 
     @property
     def version(self) -> str:
@@ -139,7 +164,7 @@ class FakeLLM:
 
     def complete(
         self,
-        messages: Sequence[ChatMessage],
+        messages: Sequence[ChatTurn],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,

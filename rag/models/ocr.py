@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.models.ports import OcrLine
 from rag.models.source import (
     ModelSource,
     SourceKind,
@@ -26,13 +26,6 @@ logger = logging.getLogger(__name__)
 
 _DIST = "rapidocr-onnxruntime"
 OCR_LABEL = "pp-ocrv4"
-
-
-@dataclass(frozen=True)
-class OcrLine:
-    text: str
-    confidence: float
-    box: tuple[tuple[float, float], ...]
 
 
 def resolve_ocr_source() -> ModelSource:

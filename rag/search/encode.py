@@ -48,7 +48,7 @@ def encode_query(
         query.transcript, query.language = _transcribe(request.audio, models, max_audio_s)
         query.text = " ".join(t for t in (request.text, query.transcript) if t)
     if request.image is not None:
-        from indexers.image import load_image, ocr_copy
+        from rag.media.image import load_image, ocr_copy
 
         try:
             image, _ = load_image(request.image, max_pixels=models.settings.index.max_image_pixels)
@@ -69,8 +69,8 @@ def encode_query(
 
 
 def _transcribe(audio: bytes, models: ModelRegistry, max_audio_s: float) -> tuple[str, str]:
-    from indexers.audio import SAMPLE_RATE, stream_windows
-    from indexers.errors import ExtractionError
+    from rag.media.audio import SAMPLE_RATE, stream_windows
+    from rag.media.errors import ExtractionError
 
     pieces: list[Vector] = []
     seconds = 0.0

@@ -150,7 +150,10 @@ def test_every_source_resolves_without_loading(session_settings: Settings, kind:
 def test_clip_text_without_padding_matches_the_library(models: ModelRegistry) -> None:
     import torch
 
+    from rag.models.clip import ClipEncoder
+
     clip = models.clip()
+    assert isinstance(clip, ClipEncoder)  # the library's own encoder, reached through ours
     texts = ["a dog", "printing with movable metal type in the fifteenth century", "x " * 100]
     for batch in (texts[:2], texts):
         with torch.inference_mode():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from typing import NoReturn
 
 import pytest
 from fastapi import FastAPI
@@ -135,7 +136,7 @@ def test_healthz_and_readiness_follow_warmup(make_settings: SettingsFactory) -> 
 
 
 def test_readiness_reports_a_failed_model(make_settings: SettingsFactory) -> None:
-    def broken(_: Settings) -> object:
+    def broken(_: Settings) -> NoReturn:
         raise OSError("no weights")
 
     settings = make_settings(api={"warmup": ["text"]})

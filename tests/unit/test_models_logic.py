@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -83,7 +83,7 @@ def test_registry_loads_once_and_reports_status(settings: Settings) -> None:
 
 
 def test_registry_reports_a_failed_load(settings: Settings) -> None:
-    def broken(_: Settings) -> object:
+    def broken(_: Settings) -> NoReturn:
         raise OSError("weights file is truncated")
 
     registry = ModelRegistry(settings, loaders={"whisper": broken})

@@ -71,8 +71,8 @@ from translators.wsdl.resolver import DocumentResolver, httpx_fetcher
 if TYPE_CHECKING:
     import httpx
 
-    from rag.models.llm.base import LLMBackend
-    from rag.settings import Settings
+    from translators.config import BridgeHost
+    from translators.llm import LLMBackend
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class BridgeListener:
 class _PinnedTranslator(TranslatorService):
     """The translator, with the bridge's compiled WSDLs pinned under ``bridge:<name>``."""
 
-    def __init__(self, settings: Settings, llm: Callable[[], LLMBackend] | None) -> None:
+    def __init__(self, settings: BridgeHost, llm: Callable[[], LLMBackend] | None) -> None:
         super().__init__(settings, llm=llm)
         self.pinned: dict[str, CompiledWsdl] = {}
 
@@ -117,7 +117,7 @@ class _PinnedTranslator(TranslatorService):
 class Bridge:
     def __init__(
         self,
-        settings: Settings,
+        settings: BridgeHost,
         *,
         llm: Callable[[], LLMBackend] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,

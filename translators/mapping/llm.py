@@ -1,6 +1,6 @@
 """LLM calls for the translator: cached by content hash, bounded in time.
 
-``CachedLLM`` wraps any :class:`~rag.models.llm.base.LLMBackend`. The cache key is a
+``CachedLLM`` wraps any :class:`~translators.llm.LLMBackend`. The cache key is a
 SHA-256 over the model version, the messages and the generation parameters, so an identical
 request is answered from disk (``<data_dir>/translator/llm-cache``) and identical inputs give
 identical outputs even with a sampling backend. A call that does not answer within
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ModelUnavailableError
-from rag.models.llm.base import ChatMessage, LLMBackend
+from translators.llm import ChatMessage, LLMBackend
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from rag.errors import MmragError
-from rag.models.llm.base import ChatMessage, LLMBackend
 from translators.convert.jsonout import dumps, plain
+from translators.llm import ChatMessage, LLMBackend
 from translators.mapping.fields import SchemaFields
 from translators.mapping.llm import extract_json
 from translators.result import Fallback

@@ -21,8 +21,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from rag.errors import MmragError
-from rag.models.llm.base import ChatMessage, LLMBackend
 from translators.convert.jsonout import dumps, plain
+from translators.llm import ChatMessage, LLMBackend
 from translators.mapping.apply import MISSING, get_path
 from translators.mapping.check import check_rule, check_samples, index_fields
 from translators.mapping.dsl import MappingFile, Rule

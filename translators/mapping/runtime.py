@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -29,7 +31,8 @@ from translators.schema.gate import SchemaGate
 
 if TYPE_CHECKING:
     from translators.compiled import CompiledWsdl
-    from translators.service import TranslateOptions, TranslatorService
+    from translators.config import TranslatorConfig
+    from translators.mapping.llm import CachedLLM
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +77,29 @@ def mapping_fallbacks(mapping: MappingFile) -> list[Fallback]:
     return []
 
 
+class MappingHost(Protocol):
+    """What applying a mapping needs of the translator (``TranslatorService`` is one)."""
+
+    @property
+    def config(self) -> TranslatorConfig: ...
+    @property
+    def state_dir(self) -> Path: ...
+    @property
+    def model_id(self) -> str: ...
+    def cached_llm(self) -> tuple[CachedLLM | None, str | None]: ...
+
+
 def apply_target(
-    service: TranslatorService,
+    service: MappingHost,
     translation: Translation,
-    options: TranslateOptions,
     compiled: CompiledWsdl | None,
+    *,
+    target_schema: Mapping[str, Any] | None,
+    mode: Literal["deterministic", "llm"],
 ) -> Translation:
-    if options.target_schema is None:
+    if target_schema is None:
         raise BadInputError("the LLM mode needs a target schema")
-    target_schema = checked_target_schema(dict(options.target_schema))
+    target_schema = checked_target_schema(dict(target_schema))
     source_schema = source_schema_of(translation, compiled)
     config = service.config
     store = MappingStore(service.state_dir / "mappings")
@@ -122,9 +139,9 @@ def apply_target(
             version=mapping.version,
         )
     fallbacks = [*translation.fallbacks, *mapping_fallbacks(mapping)]
-    mode = "mapped"
+    produced = "mapped"
     llm_attempts = 0
-    if options.mode == "llm":
+    if mode == "llm":
         llm, unavailable = service.cached_llm()
         data, fallback, llm_attempts = llm_translate(
             llm,
@@ -135,7 +152,7 @@ def apply_target(
             unavailable=unavailable,
         )
         if fallback is None:
-            mode = "llm"
+            produced = "llm"
         else:
             fallbacks.append(fallback)
     target_id = str(
@@ -150,13 +167,13 @@ def apply_target(
         "rules_from_llm": sum(1 for r in mapping.rules if r.origin == "llm"),
         "rules_by_similarity": sum(1 for r in mapping.rules if r.origin == "similarity"),
     }
-    if options.mode == "llm":
+    if mode == "llm":
         info["llm_attempts"] = llm_attempts
     return replace(
         translation,
         data=data,
         schema_id=target_id,
-        mode=mode,  # type: ignore[arg-type]
+        mode=produced,  # type: ignore[arg-type]
         source_schema_id=translation.schema_id,
         mapping=info,
         fallbacks=tuple(fallbacks),

@@ -33,7 +33,7 @@ from rag.errors import MalformedXmlError, PayloadTooLargeError, XmlRejectedError
 from translators.xml.names import XINCLUDE
 
 if TYPE_CHECKING:
-    from rag.settings import TranslatorSettings
+    from translators.config import TranslatorConfig
 
 __all__ = ["XmlLimits", "parse_xml"]
 
@@ -55,7 +55,7 @@ class XmlLimits:
             raise ValueError("max_attributes must be at least 1")
 
     @classmethod
-    def for_messages(cls, settings: TranslatorSettings) -> XmlLimits:
+    def for_messages(cls, settings: TranslatorConfig) -> XmlLimits:
         return cls(
             max_bytes=settings.max_message_bytes,
             max_depth=settings.max_depth,
@@ -63,7 +63,7 @@ class XmlLimits:
         )
 
     @classmethod
-    def for_documents(cls, settings: TranslatorSettings) -> XmlLimits:
+    def for_documents(cls, settings: TranslatorConfig) -> XmlLimits:
         """WSDL and XSD documents: their own size limit, the same depth and attribute limits."""
         return cls(
             max_bytes=settings.max_document_bytes,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from rag.models.llm.base import ChatMessage, LLMBackend
+from rag.models.ports import ChatMessage, LLMBackend
 from rag.settings import LlmSettings
 
 __all__ = ["ChatMessage", "LLMBackend", "load_llm"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.models.llm.base import ChatMessage
+from rag.models.ports import ChatTurn
 from rag.models.source import (
     ModelSource,
     SourceKind,
@@ -62,7 +62,7 @@ def resolve_local_llm(spec: LlmSettings) -> LocalModelFiles:
 
 
 class TransformersLLM:
-    """An :class:`~rag.models.llm.base.LLMBackend` running a causal LM in-process."""
+    """An :class:`~rag.models.ports.LLMBackend` running a causal LM in-process."""
 
     def __init__(self, model: Any, tokenizer: Any, *, spec: LlmSettings, version: str) -> None:
         self._model = model
@@ -77,7 +77,7 @@ class TransformersLLM:
 
     def complete(
         self,
-        messages: Sequence[ChatMessage],
+        messages: Sequence[ChatTurn],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,

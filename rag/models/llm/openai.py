@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from rag.errors import UpstreamError
-from rag.models.llm.base import ChatMessage
+from rag.models.ports import ChatTurn
 from rag.settings import LlmSettings
 
 
@@ -33,7 +33,7 @@ class OpenAICompatibleLLM:
 
     def complete(
         self,
-        messages: Sequence[ChatMessage],
+        messages: Sequence[ChatTurn],
         *,
         max_tokens: int | None = None,
         temperature: float = 0.0,

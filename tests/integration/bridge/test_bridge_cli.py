@@ -69,10 +69,10 @@ def test_cli_registers_lists_calls_and_removes(tmp_path: Path, upstream: Upstrea
     assert fault.returncode == 4
     assert json.loads(fault.stderr)["fault"]["reason"] == "intB must not be zero"
     invalid = _mmrag(data, "call", "calc", "Divide", '{"Divide":{"intA":1}}')
-    assert invalid.returncode == 3
+    assert invalid.returncode == 2  # bad input (rag.cli.common)
     assert "/Divide/intB" in invalid.stderr
 
     assert _mmrag(data, "remove", "numbers").returncode == 0
     gone = _mmrag(data, "call", "numbers", "NumberToWords", "{}")
-    assert gone.returncode == 3
+    assert gone.returncode == 2
     assert "no bridge service named 'numbers'" in gone.stderr

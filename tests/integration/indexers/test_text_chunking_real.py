@@ -11,7 +11,7 @@ import pytest
 
 from indexers.text import TextChunk, TextSection, chunk_sections, extract_sections
 from rag.models import ModelRegistry
-from rag.models.text import TextEmbedder
+from rag.models.ports import TextEmbedder
 from tests.unit.indexers.large_pdf import write_long_pdf
 
 

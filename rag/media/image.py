@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from indexers.errors import ExtractionError
+from rag.media.errors import ExtractionError
 
 if TYPE_CHECKING:
     from PIL import Image

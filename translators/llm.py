@@ -1,10 +1,16 @@
-"""The LLM interface: chat completion, optionally asked to follow a JSON Schema."""
+"""The chat model the translator asks for mapping proposals: its own small port.
+
+Any backend whose ``complete`` accepts these messages fits (mmrag's LLM backends do); the
+output is a proposal that callers validate, never trust.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = ["ChatMessage", "LLMBackend"]
 
 
 @dataclass(frozen=True)
@@ -15,8 +21,6 @@ class ChatMessage:
 
 @runtime_checkable
 class LLMBackend(Protocol):
-    """A chat model. Output is a proposal: callers validate it, never trust it."""
-
     @property
     def version(self) -> str: ...
 
