@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from rag import __version__
 from rag.api import bridge, health, index, jobs, metrics, page, search, translate
+from rag.api.limits import install_middleware
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.jobs import start_jobs
@@ -20,8 +20,6 @@ from rag.settings import Settings, get_settings
 from rag.store import VectorStore, open_store
 
 logger = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def create_app(
@@ -74,8 +72,7 @@ def create_app(
     )
     app.state.metrics = metrics.ServiceMetrics()
     install_problem_handlers(app)
-    app.middleware("http")(metrics.metrics_middleware)
-    app.middleware("http")(_request_id)
+    install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(index.router)
@@ -94,16 +91,3 @@ def _bridge(
     from translators.bridge import Bridge
 
     return Bridge(settings, llm=state.models.llm, listener=service_metrics.bridge_listener())
-
-
-async def _request_id(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = (
-        incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
-    )
-    request.state.request_id = request_id
-    response = await call_next(request)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response

@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ValidationError
 
 from rag.api.auth import Tenant
+from rag.api.jsonbody import check_json_depth, decode_json
 from rag.errors import AuthError, BadInputError, NotFoundError, PayloadTooLargeError
 
 router = APIRouter(tags=["bridge"])
@@ -115,6 +116,7 @@ async def call_operation(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     body = await _read_limited(request, bridge.config.max_request_bytes)
+    check_json_depth(body)
     result = await bridge.call(
         service, operation, body, tenant=tenant, idempotency_key=idempotency_key
     )
@@ -153,10 +155,7 @@ async def admin_put(name: str, request: Request, bridge: Bridge, _: Admin) -> JS
     from translators.bridge.spec import ServiceSpec
 
     raw = await _read_limited(request, 1024 * 1024)
-    try:
-        document = json.loads(raw)
-    except ValueError as exc:
-        raise BadInputError(f"the body is not JSON: {exc}") from None
+    document = decode_json(raw)
     if not isinstance(document, dict):
         raise BadInputError("send the service as a JSON object")
     document["name"] = name

@@ -88,7 +88,10 @@ def problem_response(
 async def _mmrag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MmragError)
     status = status_for(exc)
-    if status >= 500:
+    if isinstance(exc, UpstreamError):
+        # An upstream's fault text is not ours to log: it can echo credentials back.
+        logger.warning("%s on %s (%s)", type(exc).__name__, request.url.path, exc.code)
+    elif status >= 500:
         logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.detail)
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
     if status == 503:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from rag.api.auth import Tenant
+from rag.api.jsonbody import decode_json, reject_surrogates
+from rag.api.media import MediaFileResponse
 from rag.api.state import ServiceState, get_state
 from rag.errors import BadInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaError
 from rag.search.request import SearchFilters, SearchRequest
@@ -117,8 +118,10 @@ async def _parse(request: Request, state: ServiceState) -> SearchRequest:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     defaults = state.settings.search
     if content_type == "application/json":
+        raw = await request.body()
+        document = decode_json(raw, what="the search body") if raw.strip() else None
         try:
-            body = SearchBody.model_validate(json.loads(await request.body() or b"null"))
+            body = SearchBody.model_validate(document)
         except (ValueError, ValidationError) as exc:
             raise BadInputError(f"invalid search body: {_first_error(exc)}") from exc
         return _request_from(body, None, None, defaults.default_k, defaults.rerank_depth)
@@ -128,6 +131,7 @@ async def _parse(request: Request, state: ServiceState) -> SearchRequest:
             image = await _media(form.get("image"), "image", ("image/",), limit)
             audio = await _media(form.get("audio"), "audio", _AUDIO_TYPES, limit)
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        reject_surrogates(fields, "the search form")
         try:
             body = SearchBody.model_validate(_form_fields(fields))
         except (ValueError, ValidationError) as exc:
@@ -149,10 +153,7 @@ def _form_fields(fields: dict[str, str]) -> dict[str, Any]:
     if fields.get("modalities"):
         out["modalities"] = [m.strip() for m in fields["modalities"].split(",") if m.strip()]
     if fields.get("filters"):
-        try:
-            out["filters"] = json.loads(fields["filters"])
-        except ValueError as exc:
-            raise BadInputError("filters must be a JSON object", field="filters") from exc
+        out["filters"] = decode_json(fields["filters"].encode(), what="filters")
     if fields.get("start_s") or fields.get("end_s"):
         out["time_range"] = {k: fields[k] for k in ("start_s", "end_s") if fields.get(k)}
     if fields.get("explain"):
@@ -254,7 +255,7 @@ def media(
             mime = str(point.payload.get("mime") or "application/octet-stream")
             if thumb and modality is Modality.IMAGE:
                 return _thumbnail(path, thumb, state.settings.index.max_image_pixels)
-            return FileResponse(path, media_type=_safe_type(mime), headers=_media_headers())
+            return MediaFileResponse(path, media_type=_safe_type(mime), headers=_media_headers())
     raise NotFoundError(f"no result {point_id!r}")
 
 
