@@ -63,11 +63,15 @@ def safe_filename(name: str | None) -> str:
     ),
     responses={413: {"description": "An upload is over MMRAG_INDEX__MAX_UPLOAD_MB"}},
 )
-def index_uploads(
+async def index_uploads(
     state: State,
     tenant: Tenant,
     files: Annotated[list[UploadFile], File(description="Files to index")],
 ) -> IndexResponse:
+    return await state.model_pool.run(_index_uploads, state, tenant, files)
+
+
+def _index_uploads(state: ServiceState, tenant: str, files: list[UploadFile]) -> IndexResponse:
     if not files:
         raise BadInputError("no files in the upload (multipart field `files`)")
     limit = state.settings.index.max_upload_mb << 20

@@ -1,10 +1,10 @@
-"""Pure ASGI middleware: request ids, request metrics and a last-resort guard.
+"""Pure ASGI middleware: request ids, request metrics, body caps and a last-resort guard.
 
 Pure ASGI (not ``BaseHTTPMiddleware``): no extra task and memory stream per request, the
 request body streams straight through, and an error never escapes to Starlette's
 ``ServerErrorMiddleware``, which re-raises to the server and so resets a keep-alive
 connection. Order, outermost first (see ``install_middleware``): request id, metrics, guard,
-then the app.
+body cap, then the app.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.errors import MmragError
+from rag.errors import MmragError, PayloadTooLargeError
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +136,61 @@ class GuardMiddleware:
             return problem_message(scope, 400, "the request is nested too deeply", "bad-input")
         logger.error("unhandled error on %s", scope.get("path"), exc_info=exc)
         return problem_message(scope, 500, "internal server error", "internal")
+
+
+class BodyLimitMiddleware:
+    """Cap every request body by the kind of route, while it streams (never read whole first).
+
+    A declared ``Content-Length`` over the cap is refused before a byte is read; a chunked
+    body is counted as it arrives and stopped with ``PayloadTooLargeError`` (413) at the cap.
+    ``limit_for(path, content_type)`` returns ``(limit_bytes, setting_name)``."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], tuple[int, str]]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        content_type = ""
+        declared: int | None = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-type":
+                content_type = value.decode("latin-1").split(";")[0].strip().lower()
+            elif name == b"content-length":
+                text = value.decode("latin-1").strip()
+                declared = int(text) if text.isdigit() else None
+        limit, setting = self.limit_for(scope.get("path", ""), content_type)
+        if declared is not None and declared > limit:
+            await send_problem(send, _too_large(scope, limit, setting, declared))
+            return
+        received = 0
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLargeError(
+                        f"the body is over the limit of {limit} bytes ({setting})",
+                        limit=limit,
+                    )
+            return message
+
+        await self.app(scope, capped_receive, send)
+
+
+def _too_large(scope: Scope, limit: int, setting: str, declared: int) -> tuple[Message, Message]:
+    return problem_message(
+        scope,
+        413,
+        f"the body is {declared} bytes, over the limit of {limit} bytes ({setting})",
+        "payload-too-large",
+        {"Connection": "close"},
+        limit=limit,
+    )
 
 
 class MetricsMiddleware:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -109,9 +110,8 @@ _AUDIO_TYPES = ("audio/", "video/webm", "video/ogg", "application/ogg", "video/m
 )
 async def search(request: Request, state: State, tenant: Tenant) -> SearchResponse:
     search_request = await _parse(request, state)
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(state.searcher().search, search_request, tenant=tenant)
+    searcher = state.searcher()
+    return await state.model_pool.run(partial(searcher.search, search_request, tenant=tenant))
 
 
 async def _parse(request: Request, state: ServiceState) -> SearchRequest:

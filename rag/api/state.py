@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from rag.api.pool import ModelPool
 from rag.errors import MmragError
 from rag.models import ModelRegistry, ModelState
 from rag.settings import ModelKind, Settings
@@ -31,8 +32,14 @@ class ServiceState:
     index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Batch jobs: set in the lifespan (with the local executor when no broker is configured).
     jobs: JobRuntime | None = field(default=None, repr=False)
+    # Model work (search, upload indexing) runs here: bounded, 429 when saturated.
+    model_pool: ModelPool = field(init=False, repr=False)
     _warmup_thread: threading.Thread | None = field(default=None, repr=False)
     _searcher: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        api = self.settings.api
+        self.model_pool = ModelPool(api.model_workers, api.model_queue)
 
     def searcher(self) -> Searcher:
         """The search pipeline, built once (it reads the calibration artifact)."""
