@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from rag import __version__
-from rag.api import bridge, health, index, jobs, metrics, page, search, translate
+from rag.api import bridge, docs, health, index, jobs, metrics, page, search, translate
 from rag.api.limits import install_middleware
+from rag.api.openapi import install_openapi
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.jobs import start_jobs
@@ -69,7 +70,11 @@ def create_app(
         version=__version__,
         summary="Multimodal search over text, images and speech; SOAP-to-REST bridge.",
         lifespan=lifespan,
+        docs_url=None,  # served by rag.api.docs, with local assets (no CDN)
+        redoc_url=None,
     )
+    install_openapi(app)
+    app.include_router(docs.router)
     app.state.metrics = metrics.ServiceMetrics()
     install_problem_handlers(app)
     install_middleware(app, settings)

@@ -61,7 +61,10 @@ def safe_filename(name: str | None) -> str:
         "replaces its units, the same bytes again is a no-op. The response lists each file's "
         "result; one bad file does not stop the others."
     ),
-    responses={413: {"description": "An upload is over MMRAG_INDEX__MAX_UPLOAD_MB"}},
+    responses={
+        413: {"description": "An upload is over MMRAG_INDEX__MAX_UPLOAD_MB"},
+        429: {"description": "Model workers saturated; retry after Retry-After seconds"},
+    },
 )
 async def index_uploads(
     state: State,

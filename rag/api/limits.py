@@ -13,7 +13,8 @@ from rag.api.middleware import (
 from rag.api.problems import status_for
 from rag.settings import Settings
 
-# A multipart translate body carries the message plus MTOM parts and boundaries.
+# A multipart translate body carries the message, up to 4 WSDL/XSD documents (the route's
+# own cap) and the part boundaries.
 _MULTIPART_SLACK = 1 << 20
 
 
@@ -22,7 +23,9 @@ def body_limits(settings: Settings) -> dict[str, tuple[int, str]]:
         "json": (settings.api.max_json_kb << 10, "MMRAG_API__MAX_JSON_KB"),
         "form": (settings.api.max_form_mb << 20, "MMRAG_API__MAX_FORM_MB"),
         "translate": (
-            settings.translator.max_message_bytes + _MULTIPART_SLACK,
+            settings.translator.max_message_bytes
+            + 4 * settings.translator.max_document_bytes
+            + _MULTIPART_SLACK,
             "MMRAG_TRANSLATOR__MAX_MESSAGE_BYTES",
         ),
         "bridge": (settings.bridge.max_request_bytes, "MMRAG_BRIDGE__MAX_REQUEST_BYTES"),

@@ -50,16 +50,28 @@ class SearchBody(BaseModel):
     explain: bool = Field(default=False, description="Return each stage's scores.")
 
 
+# Each example finds something in the bundled samples (`mmrag index samples/`).
 EXAMPLES = {
-    "text": {"summary": "Text query", "value": {"text": "a dog running on the beach", "k": 5}},
+    "text": {
+        "summary": "Text query",
+        "value": {"text": "red octagon stop sign", "k": 5},
+    },
+    "images": {
+        "summary": "Images only",
+        "value": {"text": "horses running on a beach", "modalities": ["image"], "k": 3},
+    },
     "filtered": {
         "summary": "Speech only, first minute, with explanations",
         "value": {
-            "text": "ask not what your country can do for you",
+            "text": "the history of printing",
             "modalities": ["audio"],
             "time_range": {"start_s": 0, "end_s": 60},
             "explain": True,
         },
+    },
+    "folder": {
+        "summary": "Only sources under a folder",
+        "value": {"text": "clock tower", "source_prefix": "samples/text/"},
     },
 }
 MULTIPART_SCHEMA = {
@@ -106,6 +118,7 @@ _AUDIO_TYPES = ("audio/", "video/webm", "video/ogg", "application/ogg", "video/m
         400: {"description": "Empty query, bad bounds, malformed filters, corrupt media"},
         413: {"description": "Upload over MMRAG_INDEX__MAX_UPLOAD_MB"},
         415: {"description": "Wrong media type for an image or audio part"},
+        429: {"description": "Model workers saturated; retry after Retry-After seconds"},
     },
 )
 async def search(request: Request, state: State, tenant: Tenant) -> SearchResponse:
