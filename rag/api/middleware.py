@@ -17,6 +17,8 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.errors import MmragError, PayloadTooLargeError
@@ -121,6 +123,8 @@ class GuardMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            return  # nobody is left to answer
         except Exception as exc:
             if started:
                 raise
@@ -132,6 +136,8 @@ class GuardMiddleware:
             if status >= 500:
                 logger.warning("%s on %s", type(exc).__name__, scope.get("path"))
             return problem_message(scope, status, exc.detail, exc.code)
+        if isinstance(exc, MultiPartException):
+            return problem_message(scope, 400, f"malformed multipart body: {exc}", "bad-input")
         if isinstance(exc, RecursionError):
             return problem_message(scope, 400, "the request is nested too deeply", "bad-input")
         logger.error("unhandled error on %s", scope.get("path"), exc_info=exc)

@@ -78,12 +78,15 @@ async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
 
 
 async def _form(request: Request, body: bytes) -> dict[str, Any]:
-    from starlette.formparsers import MultiPartParser
+    from starlette.formparsers import MultiPartException, MultiPartParser
 
     parser = MultiPartParser(
         request.headers, _once(body), max_files=200, max_fields=50, max_part_size=len(body) + 1
     )
-    form = await parser.parse()
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise BadInputError(f"malformed multipart body: {exc.message}") from None
     fields: dict[str, Any] = {"schemas": {}}
     try:
         for name, value in form.multi_items():

@@ -29,11 +29,12 @@ def free_port() -> int:
         return port
 
 
-def serve_app(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+def serve_app(
+    settings: Settings, models: ModelRegistry | None = None
+) -> Iterator[tuple[str, FastAPI]]:
     """Yield (base URL, app) while the app serves on a free loopback port."""
-    app = create_app(
-        settings, models=ModelRegistry(settings, loaders={"text": lambda _: FakeTextEmbedder()})
-    )
+    models = models or ModelRegistry(settings, loaders={"text": lambda _: FakeTextEmbedder()})
+    app = create_app(settings, models=models)
     port = free_port()
     server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
