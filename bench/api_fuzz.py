@@ -71,6 +71,11 @@ XML_BOMB = (
 )
 
 
+# uvicorn's httptools parser answers bytes that are not HTTP (control characters in a header)
+# itself, with this text/plain 400, before the app sees the request (h11 lets them through).
+PROTOCOL_REJECTION = "Invalid HTTP request received."
+
+
 @dataclass
 class Case:
     method: str
@@ -88,6 +93,7 @@ class Outcome:
     connection_errors: list[str] = field(default_factory=list)
     not_problem_json: list[str] = field(default_factory=list)
     cases: int = 0
+    protocol_rejections: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,6 +102,7 @@ class Outcome:
             "5xx": len(self.server_errors),
             "connection_errors": len(self.connection_errors),
             "non_problem_4xx": len(self.not_problem_json),
+            "protocol_rejections": self.protocol_rejections,
             "server_error_cases": self.server_errors[:50],
             "connection_error_cases": self.connection_errors[:50],
             "non_problem_cases": self.not_problem_json[:50],
@@ -230,6 +237,8 @@ def run(
                 outcome.server_errors.append(
                     f"{label}: {response.status_code} {response.text[:200]}"
                 )
+            elif response.text == PROTOCOL_REJECTION:
+                outcome.protocol_rejections += 1  # the HTTP parser's own answer, not the app's
             elif response.status_code >= 400 and "json" not in response.headers.get(
                 "content-type", ""
             ):

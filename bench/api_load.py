@@ -2,7 +2,7 @@
 with small uploads.
 
     .venv/bin/python -m bench.api_load [--clients 50] [--seconds 60] [--upload-every 10]
-        [--out .mmrag/bench/load.json]
+        [--health-only] [--out .mmrag/bench/load.json]
 
 Starts ``mmrag serve`` (its own process, real models) on a free loopback port with a fresh
 data dir, indexes the bundled text samples through ``POST /v1/index``, waits until a search
@@ -102,6 +102,14 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _server_loop() -> str:
+    """What uvicorn's "auto" picks in the server's environment (same interpreter and path)."""
+    import importlib.util
+
+    found = [m for m in ("uvloop", "httptools") if importlib.util.find_spec(m) is not None]
+    return "+".join(found) if found else "asyncio+h11"
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -117,7 +125,10 @@ async def _client(url: str, n: int, until: float, upload_every: int, stats: dict
             upload = upload_every > 0 and (i + n) % upload_every == 0
             started = time.perf_counter()
             try:
-                if upload:
+                if stats["health_only"]:
+                    upload = False
+                    response = await client.get("/healthz")
+                elif upload:
                     text = f"Load note {n}-{i}: the stop sign is a red octagon.\n".encode()
                     response = await client.post(
                         "/v1/index", files={"files": (f"note-{n}-{i % 5}.txt", text, "text/plain")}
@@ -143,8 +154,11 @@ async def _client(url: str, n: int, until: float, upload_every: int, stats: dict
                 )
 
 
-async def _load(url: str, clients: int, seconds: float, upload_every: int) -> dict[str, Any]:
+async def _load(
+    url: str, clients: int, seconds: float, upload_every: int, health_only: bool = False
+) -> dict[str, Any]:
     stats: dict[str, Any] = {
+        "health_only": health_only,
         "status": Counter(),
         "latency_ok": [],
         "latency_429": [],
@@ -161,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--upload-every", type=int, default=10)
+    parser.add_argument(
+        "--health-only",
+        action="store_true",
+        help="GET /healthz instead: what uvicorn and the middleware cost, without model work",
+    )
     parser.add_argument("--out", type=Path, default=Path(".mmrag/bench/load.json"))
     args = parser.parse_args(argv)
     if not (1 <= args.clients <= 200 and 1 <= args.seconds <= 300):
@@ -172,13 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         httpx.post(f"{url}/v1/search", json={"text": "warm up"}, timeout=600).raise_for_status()
         rss_before = _peak_rss_mb(pid)
         wall = time.perf_counter()
-        stats = asyncio.run(_load(url, args.clients, args.seconds, args.upload_every))
+        stats = asyncio.run(
+            _load(url, args.clients, args.seconds, args.upload_every, args.health_only)
+        )
         wall = time.perf_counter() - wall
         peak = _peak_rss_mb(pid)
     ok, busy = stats["latency_ok"], stats["latency_429"]
     answered = sum(stats["status"].values())
     result = {
         "clients": args.clients,
+        "health_only": args.health_only,
+        "server_loop": _server_loop(),
         "seconds": args.seconds,
         "upload_every": args.upload_every,
         "requests": answered + len(stats["connection_errors"]),
