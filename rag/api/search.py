@@ -132,7 +132,10 @@ async def _parse(request: Request, state: ServiceState) -> SearchRequest:
     defaults = state.settings.search
     if content_type == "application/json":
         raw = await request.body()
-        document = decode_json(raw, what="the search body") if raw.strip() else None
+        try:
+            document = decode_json(raw, what="the body") if raw.strip() else None
+        except BadInputError as exc:
+            raise BadInputError(f"invalid search body: {exc.detail}") from None
         try:
             body = SearchBody.model_validate(document)
         except (ValueError, ValidationError) as exc:
