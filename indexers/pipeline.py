@@ -32,6 +32,7 @@ from indexers.report import (
     IndexReport,
     NullListener,
     ProgressListener,
+    UnitListener,
 )
 from indexers.sources import SourceFile, check_tenant, read_source
 from indexers.units import UnitDraft, units_for
@@ -201,6 +202,8 @@ class Indexer:
                 self._buffer.append((run, unit, run.next_index))
                 run.next_index += 1
                 run.buffered += 1
+                if isinstance(self.listener, UnitListener):
+                    self.listener.unit_read(source.modality)
                 if len(self._buffer) >= self.settings.index.batch_units:
                     self._flush()
                 if run.failed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from rag.types import Modality
 
@@ -77,6 +77,14 @@ class ProgressListener(Protocol):
     def file_finished(self, result: FileResult) -> None: ...
 
     def units_written(self, modality: Modality, count: int) -> None: ...
+
+
+@runtime_checkable
+class UnitListener(Protocol):
+    """Optional: told of each unit as it is read, before it is embedded in a batch (so a
+    progress display moves per unit instead of per flushed batch)."""
+
+    def unit_read(self, modality: Modality) -> None: ...
 
 
 class NullListener:

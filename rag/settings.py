@@ -137,6 +137,15 @@ class ApiSettings(_Section):
     warmup: tuple[ModelKind, ...] = ("text",)
     # tenant -> API key. Empty: no authentication, every request is tenant "default".
     keys: dict[str, SecretStr] = Field(default_factory=dict)
+    # Request body caps by kind (413 problem+json, enforced while the body streams). The
+    # translate and bridge routes use MMRAG_TRANSLATOR__MAX_MESSAGE_BYTES and
+    # MMRAG_BRIDGE__MAX_REQUEST_BYTES; each uploaded file also meets MMRAG_INDEX__MAX_UPLOAD_MB.
+    max_json_kb: int = Field(default=1024, ge=1)
+    max_form_mb: int = Field(default=256, ge=1)
+    # Model work (search, upload indexing): at most model_workers at once, model_queue waiting;
+    # beyond that a 429 with Retry-After instead of a queue that grows without limit.
+    model_workers: int = Field(default=4, ge=1, le=256)
+    model_queue: int = Field(default=32, ge=0, le=10_000)
 
 
 class TranslatorSettings(_Section):

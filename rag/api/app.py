@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from rag import __version__
-from rag.api import bridge, health, index, jobs, metrics, page, search, translate
+from rag.api import bridge, docs, health, index, jobs, metrics, page, search, translate
+from rag.api.limits import install_middleware
+from rag.api.openapi import install_openapi
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.jobs import start_jobs
@@ -20,8 +21,6 @@ from rag.settings import Settings, get_settings
 from rag.store import VectorStore
 
 logger = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def create_app(
@@ -69,11 +68,14 @@ def create_app(
         version=__version__,
         summary="Multimodal search over text, images and speech; SOAP-to-REST bridge.",
         lifespan=lifespan,
+        docs_url=None,  # served by rag.api.docs, with local assets (no CDN)
+        redoc_url=None,
     )
+    install_openapi(app)
+    app.include_router(docs.router)
     app.state.metrics = metrics.ServiceMetrics()
     install_problem_handlers(app)
-    app.middleware("http")(metrics.metrics_middleware)
-    app.middleware("http")(_request_id)
+    install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(index.router)
@@ -83,16 +85,3 @@ def create_app(
     app.include_router(bridge.router)
     app.include_router(jobs.router)
     return app
-
-
-async def _request_id(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = (
-        incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
-    )
-    request.state.request_id = request_id
-    response = await call_next(request)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response

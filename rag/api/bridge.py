@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import ValidationError
 
 from rag.api.auth import Tenant
+from rag.api.jsonbody import check_json_depth, decode_json
 from rag.errors import AuthError, BadInputError, NotFoundError, PayloadTooLargeError
 
 router = APIRouter(tags=["bridge"])
@@ -99,9 +100,41 @@ async def service_docs(service: str, bridge: Bridge, tenant: Tenant) -> HTMLResp
     return HTMLResponse(_docs_page(openapi_document(loaded)))
 
 
+CALL_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The operation's input as JSON; its schema is in the service's own "
+        "document, `GET /v1/bridge/{service}/openapi.json`.",
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "additionalProperties": True},
+                "example": {"ubiNum": 42},
+            }
+        },
+    }
+}
+REGISTER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/ServiceRegistration"},
+                "example": {
+                    "wsdl": "number_conversion.wsdl",
+                    "endpoint": "http://127.0.0.1:8080/soap",
+                    "idempotent": ["NumberToWords"],
+                    "description": "Numbers to words",
+                },
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/v1/bridge/{service}/{operation}",
     summary="Call a SOAP operation with JSON",
+    openapi_extra=CALL_BODY,
     responses={
         200: {"description": "The translated reply (see the service's openapi.json)"},
         400: {"description": "SOAP Client/Sender fault"},
@@ -119,6 +152,7 @@ async def call_operation(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     body = await _read_limited(request, bridge.config.max_request_bytes)
+    check_json_depth(body)
     result = await bridge.call(
         service,
         operation,
@@ -157,15 +191,21 @@ def admin_list(bridge: Bridge, _: Admin) -> dict[str, Any]:
     }
 
 
-@router.put("/v1/admin/bridge/services/{name}", summary="Register or replace a service")
+@router.put(
+    "/v1/admin/bridge/services/{name}",
+    summary="Register or replace a service",
+    openapi_extra=REGISTER_BODY,
+    responses={
+        200: {"description": "Replaced; the service as stored (secrets masked)"},
+        201: {"description": "Registered"},
+        422: {"description": "Invalid service record"},
+    },
+)
 async def admin_put(name: str, request: Request, bridge: Bridge, _: Admin) -> JSONResponse:
     from translators.bridge.spec import ServiceSpec
 
     raw = await _read_limited(request, 1024 * 1024)
-    try:
-        document = json.loads(raw)
-    except ValueError as exc:
-        raise BadInputError(f"the body is not JSON: {exc}") from None
+    document = decode_json(raw)
     if not isinstance(document, dict):
         raise BadInputError("send the service as a JSON object")
     document["name"] = name

@@ -61,13 +61,20 @@ def safe_filename(name: str | None) -> str:
         "replaces its units, the same bytes again is a no-op. The response lists each file's "
         "result; one bad file does not stop the others."
     ),
-    responses={413: {"description": "An upload is over MMRAG_INDEX__MAX_UPLOAD_MB"}},
+    responses={
+        413: {"description": "An upload is over MMRAG_INDEX__MAX_UPLOAD_MB"},
+        429: {"description": "Model workers saturated; retry after Retry-After seconds"},
+    },
 )
-def index_uploads(
+async def index_uploads(
     state: State,
     tenant: Tenant,
     files: Annotated[list[UploadFile], File(description="Files to index")],
 ) -> IndexResponse:
+    return await state.model_pool.run(_index_uploads, state, tenant, files)
+
+
+def _index_uploads(state: ServiceState, tenant: str, files: list[UploadFile]) -> IndexResponse:
     if not files:
         raise BadInputError("no files in the upload (multipart field `files`)")
     limit = state.settings.index.max_upload_mb << 20

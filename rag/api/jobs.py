@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rag.api.auth import Tenant
 from rag.api.state import ServiceState, get_state
@@ -35,6 +35,22 @@ class JobSubmission(BaseModel):
         default=None,
         description="Write to <prefix>_text/_image/_audio instead of the configured prefix",
     )
+
+    @field_validator("sources", "manifest", "collection_prefix")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and ("\x00" in text or not _encodable(text)):
+                raise ValueError("a path may not hold NUL bytes or lone surrogates")
+        return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class JobList(BaseModel):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -111,22 +109,6 @@ def route_template(request: Request) -> str:
     The router records the matched route in the (shared) scope once it has routed."""
     route = request.scope.get("route")
     return str(getattr(route, "path", "unmatched"))
-
-
-async def metrics_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    metrics: ServiceMetrics = request.app.state.metrics
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        route = route_template(request)
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
-        metrics.requests.labels(request.method, route, str(status)).inc()
 
 
 router = APIRouter(tags=["health"])

@@ -20,7 +20,7 @@ from rag.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False)
 
-# Applied to the page and its assets only: /docs (Swagger UI) needs inline script and a CDN.
+# Applied to the page and its assets only: /docs (Swagger UI) needs an inline script.
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
     "script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; "

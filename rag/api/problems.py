@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag.api.pool import SaturatedError
 from rag.errors import (
     AuthError,
     BadInputError,
@@ -36,6 +37,7 @@ PROBLEM_JSON = "application/problem+json"
 
 # Most specific first: the first class in an error's MRO found here decides the status.
 STATUS_FOR_ERROR: dict[type[MmragError], int] = {
+    SaturatedError: 429,
     RequestInvalidError: 422,
     IdempotencyKeyReusedError: 422,
     SoapClientFaultError: 400,
@@ -88,10 +90,13 @@ def problem_response(
 async def _mmrag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MmragError)
     status = status_for(exc)
-    if status >= 500:
+    if isinstance(exc, UpstreamError):
+        # An upstream's fault text is not ours to log: it can echo credentials back.
+        logger.warning("%s on %s (%s)", type(exc).__name__, request.url.path, exc.code)
+    elif status >= 500:
         logger.error("%s on %s: %s", type(exc).__name__, request.url.path, exc.detail)
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
-    if status == 503:
+    if status in (429, 503):
         retry_after = getattr(exc, "retry_after_s", 5)
         headers = {"Retry-After": str(max(1, round(retry_after)))}
     return problem_response(

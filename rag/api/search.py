@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from rag.api.auth import Tenant
+from rag.api.jsonbody import decode_json, reject_surrogates
+from rag.api.media import MediaFileResponse
 from rag.api.state import ServiceState, get_state
 from rag.errors import BadInputError, NotFoundError, PayloadTooLargeError, UnsupportedMediaError
 from rag.search.request import SearchFilters, SearchRequest
@@ -49,16 +51,28 @@ class SearchBody(BaseModel):
     explain: bool = Field(default=False, description="Return each stage's scores.")
 
 
+# Each example finds something in the bundled samples (`mmrag index samples/`).
 EXAMPLES = {
-    "text": {"summary": "Text query", "value": {"text": "a dog running on the beach", "k": 5}},
+    "text": {
+        "summary": "Text query",
+        "value": {"text": "red octagon stop sign", "k": 5},
+    },
+    "images": {
+        "summary": "Images only",
+        "value": {"text": "horses running on a beach", "modalities": ["image"], "k": 3},
+    },
     "filtered": {
         "summary": "Speech only, first minute, with explanations",
         "value": {
-            "text": "ask not what your country can do for you",
+            "text": "the history of printing",
             "modalities": ["audio"],
             "time_range": {"start_s": 0, "end_s": 60},
             "explain": True,
         },
+    },
+    "folder": {
+        "summary": "Only sources under a folder",
+        "value": {"text": "clock tower", "source_prefix": "samples/text/"},
     },
 }
 MULTIPART_SCHEMA = {
@@ -105,21 +119,26 @@ _AUDIO_TYPES = ("audio/", "video/webm", "video/ogg", "application/ogg", "video/m
         400: {"description": "Empty query, bad bounds, malformed filters, corrupt media"},
         413: {"description": "Upload over MMRAG_INDEX__MAX_UPLOAD_MB"},
         415: {"description": "Wrong media type for an image or audio part"},
+        429: {"description": "Model workers saturated; retry after Retry-After seconds"},
     },
 )
 async def search(request: Request, state: State, tenant: Tenant) -> SearchResponse:
     search_request = await _parse(request, state)
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(state.searcher().search, search_request, tenant=tenant)
+    searcher = state.searcher()
+    return await state.model_pool.run(partial(searcher.search, search_request, tenant=tenant))
 
 
 async def _parse(request: Request, state: ServiceState) -> SearchRequest:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     defaults = state.settings.search
     if content_type == "application/json":
+        raw = await request.body()
         try:
-            body = SearchBody.model_validate(json.loads(await request.body() or b"null"))
+            document = decode_json(raw, what="the body") if raw.strip() else None
+        except BadInputError as exc:
+            raise BadInputError(f"invalid search body: {exc.detail}") from None
+        try:
+            body = SearchBody.model_validate(document)
         except (ValueError, ValidationError) as exc:
             raise BadInputError(f"invalid search body: {_first_error(exc)}") from exc
         return _request_from(body, None, None, defaults.default_k, defaults.rerank_depth)
@@ -129,6 +148,7 @@ async def _parse(request: Request, state: ServiceState) -> SearchRequest:
             image = await _media(form.get("image"), "image", ("image/",), limit)
             audio = await _media(form.get("audio"), "audio", _AUDIO_TYPES, limit)
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        reject_surrogates(fields, "the search form")
         try:
             body = SearchBody.model_validate(_form_fields(fields))
         except (ValueError, ValidationError) as exc:
@@ -150,10 +170,7 @@ def _form_fields(fields: dict[str, str]) -> dict[str, Any]:
     if fields.get("modalities"):
         out["modalities"] = [m.strip() for m in fields["modalities"].split(",") if m.strip()]
     if fields.get("filters"):
-        try:
-            out["filters"] = json.loads(fields["filters"])
-        except ValueError as exc:
-            raise BadInputError("filters must be a JSON object", field="filters") from exc
+        out["filters"] = decode_json(fields["filters"].encode(), what="filters")
     if fields.get("start_s") or fields.get("end_s"):
         out["time_range"] = {k: fields[k] for k in ("start_s", "end_s") if fields.get(k)}
     if fields.get("explain"):
@@ -259,7 +276,7 @@ def media(
             mime = str(point.payload.get("mime") or "application/octet-stream")
             if thumb and modality is Modality.IMAGE:
                 return _thumbnail(path, thumb, state.settings.index.max_image_pixels)
-            return FileResponse(path, media_type=_safe_type(mime), headers=_media_headers())
+            return MediaFileResponse(path, media_type=_safe_type(mime), headers=_media_headers())
     raise NotFoundError(f"no result {point_id!r}")
 
 

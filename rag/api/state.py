@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from rag.api.pool import ModelPool
 from rag.errors import MmragError
 from rag.models import ModelRegistry, ModelState
 from rag.runtime import Runtime
@@ -32,6 +33,8 @@ class ServiceState:
     index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Batch jobs: set in the lifespan (with the local executor when no broker is configured).
     jobs: JobRuntime | None = field(default=None, repr=False)
+    # Model work (search, upload indexing) runs here: bounded, 429 when saturated.
+    model_pool: ModelPool = field(init=False, repr=False)
     _warmup_thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
@@ -45,6 +48,10 @@ class ServiceState:
     @property
     def store(self) -> VectorStore:
         return self.runtime.store
+
+    def __post_init__(self) -> None:
+        api = self.settings.api
+        self.model_pool = ModelPool(api.model_workers, api.model_queue)
 
     def searcher(self) -> Searcher:
         """The search pipeline, built once (it reads the calibration artifact)."""

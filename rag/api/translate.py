@@ -20,7 +20,6 @@ Errors are RFC 9457 problem documents (see :mod:`rag.api.problems`).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
@@ -30,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from rag.api.auth import Tenant
+from rag.api.jsonbody import decode_json
 from rag.api.metrics import ServiceMetrics
 from rag.api.state import ServiceState, get_state
 from rag.errors import (
@@ -82,12 +82,15 @@ async def _once(data: bytes) -> AsyncGenerator[bytes, None]:
 
 
 async def _form(request: Request, body: bytes) -> dict[str, Any]:
-    from starlette.formparsers import MultiPartParser
+    from starlette.formparsers import MultiPartException, MultiPartParser
 
     parser = MultiPartParser(
         request.headers, _once(body), max_files=200, max_fields=50, max_part_size=len(body) + 1
     )
-    form = await parser.parse()
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise BadInputError(f"malformed multipart body: {exc.message}") from None
     fields: dict[str, Any] = {"schemas": {}}
     try:
         for name, value in form.multi_items():
@@ -128,9 +131,46 @@ def _outcome(exc: MmragError) -> str:
     return "error"
 
 
+_SOAP_EXAMPLE = (
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+    '<soap:Body><GetQuoteResponse xmlns="urn:example"><symbol>ACME</symbol>'
+    '<price currency="EUR">12.50</price><tag>a</tag><tag>b</tag></GetQuoteResponse>'
+    "</soap:Body></soap:Envelope>"
+)
+_XML_BODY = {"schema": {"type": "string"}, "example": _SOAP_EXAMPLE}
+TRANSLATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The XML message as the body (parameters in the query), an MTOM "
+        "multipart/related body, or a form with the message and an uploaded WSDL.",
+        "content": {
+            "application/xml": _XML_BODY,
+            "text/xml": _XML_BODY,
+            "application/soap+xml": _XML_BODY,
+            "multipart/related": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["message"],
+                    "properties": {
+                        "message": {"type": "string", "format": "binary"},
+                        "wsdl": {"type": "string", "format": "binary"},
+                        "operation": {"type": "string"},
+                        "direction": {"type": "string", "enum": ["input", "output"]},
+                        "target_schema": {"type": "string", "description": "JSON Schema"},
+                        "mode": {"type": "string", "enum": ["deterministic", "llm"]},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
 @router.post(
     "/translate",
     summary="Translate a SOAP/XML message to JSON",
+    openapi_extra=TRANSLATE_BODY,
     responses={
         200: {"description": "The translation; `data` validates against `schema`"},
         400: {"description": "Malformed, hostile or mismatching XML (problem+json)"},
@@ -191,10 +231,8 @@ async def translate(
             target = fields.get("target_schema")
             target_schema = None
             if target is not None:
-                try:
-                    target_schema = json.loads(target)
-                except ValueError as exc:
-                    raise BadInputError(f"target_schema is not JSON: {exc}") from None
+                raw_schema = target if isinstance(target, bytes) else str(target).encode()
+                target_schema = decode_json(raw_schema, what="target_schema")
             options = TranslateOptions(
                 operation=fields.get("operation") or operation,
                 direction=fields.get("direction") or direction,

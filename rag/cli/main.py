@@ -257,12 +257,14 @@ def serve(
     from rag.api import create_app
 
     settings = setup()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api.host,
-        port=port or settings.api.port,
-        log_config=None,
+    bind_host, bind_port = host or settings.api.host, port or settings.api.port
+    shown = f"[{bind_host}]" if ":" in bind_host else bind_host
+    typer.echo(
+        f"mmrag serving on http://{shown}:{bind_port} "
+        f"(API docs: http://{shown}:{bind_port}/docs); Ctrl+C stops it",
+        err=True,
     )
+    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_config=None)
 
 
 def _register_subcommands() -> None:

@@ -422,3 +422,30 @@ def test_search_with_an_api_key(browser: Browser, keyed_service: Service) -> Non
     page.wait_for_selector("html[data-ready='true']")
     assert page.locator("#key-state").inner_text() == "set", "the key did not persist"
     assert browser.unexpected_errors(lambda e: "status of 401" in e) == []
+
+
+def test_docs_render_with_the_network_blocked(browser: Browser, open_service: Service) -> None:
+    """/docs (Swagger UI) and /redoc render from the service's own assets: every request that
+    leaves loopback is aborted, and the UI still draws the operations."""
+    page = browser.page
+    blocked: list[str] = []
+
+    def guard(route: Any) -> None:
+        host = re.sub(r"^[a-z]+://([^/:]+).*$", r"\1", route.request.url)
+        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.goto(f"{open_service.base}/docs")
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    assert page.locator(".swagger-ui .opblock-summary-path", has_text="/v1/search").count() >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "docs-offline.png"), full_page=False)
+    page.goto(f"{open_service.base}/redoc")
+    page.locator("h2", has_text="Search text, images and speech with one query").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "redoc-offline.png"), full_page=False)
+    assert not [e for e in browser.console_errors if "docs-assets" in e]
+    assert not [u for u in blocked if u.endswith((".js", ".css"))], blocked

@@ -63,3 +63,4 @@ def test_serve_answers_readyz(tmp_path: Path) -> None:
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status reports it.
     assert proc.returncode in (0, -signal.SIGTERM), output
     assert "shutting down" in output
+    assert f"mmrag serving on http://127.0.0.1:{port}" in output
