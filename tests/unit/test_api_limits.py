@@ -72,7 +72,7 @@ def test_saturated_model_pool_is_429_with_retry_after(live: tuple[str, FastAPI])
             return {"results": [], "query": {}, "timings_ms": {}}
 
     state = app.state.mmrag
-    state._searcher = SlowSearcher()
+    state.runtime._searcher = SlowSearcher()
     results: list[httpx.Response] = []
     first = threading.Thread(
         target=lambda: results.append(
