@@ -1,13 +1,15 @@
 """Search benchmark: per-stage latency at scale, rerank throughput, retrieval quality.
 
-    .venv/bin/python -m bench.search_bench [--sizes 10000 100000] [--out FILE]
+    .venv/bin/python -m bench.search_bench [--points 100000] [--out FILE]
 
-1. Latency per stage (query embedding, retrieval, rerank) at each size, p50/p95 over real
-   query texts embedded by the real models; the points are synthetic (random unit vectors and
-   random-word texts) so that 100k points fit in a run. The same vectors are searched through
-   the embedded engine (qdrant-edge, after optimize), qdrant-client's local mode, and a numpy
-   brute-force top-k, in the same run. The rerank stage (depth 30) is timed on chunks with a
-   title, so every candidate's context is encoded again (its worst case).
+1. Latency per stage (query embedding, retrieval, rerank) at each ``--points`` size (100k by
+   default), p50/p95 over real query texts embedded by the real models; the points are
+   synthetic (random unit vectors and random-word texts with a title, split over the text,
+   image and audio collections; image points name real COCO files) so that 100k points fit
+   in a run. The *served* latency is a default request: all three collections, rerank on at
+   the default depth; the same request without rerank is timed too. The same vectors are
+   searched through the embedded engine (qdrant-edge, after optimize), qdrant-client's local
+   mode, and a numpy brute-force top-k over exactly the dense matrices the searcher queries.
 2. Rerank throughput (candidates/s): 200 real MS MARCO passages and 20 COCO images, median
    of 3 passes, on CUDA when the models were loaded there, else the CPU.
 3. Retrieval quality on ../shared/data/text_retrieval (nDCG@10, Recall@10, MRR@10) for dense
