@@ -1,13 +1,15 @@
 """Search benchmark: per-stage latency at scale, rerank throughput, retrieval quality.
 
-    .venv/bin/python -m bench.search_bench [--sizes 10000 100000] [--out FILE]
+    .venv/bin/python -m bench.search_bench [--points 100000] [--out FILE]
 
-1. Latency per stage (query embedding, retrieval, rerank) at each size, p50/p95 over real
-   query texts embedded by the real models; the points are synthetic (random unit vectors and
-   random-word texts) so that 100k points fit in a run. The same vectors are searched through
-   the embedded engine (qdrant-edge, after optimize), qdrant-client's local mode, and a numpy
-   brute-force top-k, in the same run. The rerank stage (depth 30) is timed on chunks with a
-   title, so every candidate's context is encoded again (its worst case).
+1. Latency per stage (query embedding, retrieval, rerank) at each ``--points`` size (100k by
+   default), p50/p95 over real query texts embedded by the real models; the points are
+   synthetic (random unit vectors and random-word texts with a title, split over the text,
+   image and audio collections; image points name real COCO files) so that 100k points fit
+   in a run. The *served* latency is a default request: all three collections, rerank on at
+   the default depth; the same request without rerank is timed too. The same vectors are
+   searched through the embedded engine (qdrant-edge, after optimize), qdrant-client's local
+   mode, and a numpy brute-force top-k over exactly the dense matrices the searcher queries.
 2. Rerank throughput (candidates/s): 200 real MS MARCO passages and 20 COCO images, median
    of 3 passes, on CUDA when the models were loaded there, else the CPU.
 3. Retrieval quality on ../shared/data/text_retrieval (nDCG@10, Recall@10, MRR@10) for dense
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rag.types import Modality
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
@@ -86,7 +90,20 @@ def _pct(values: list[float]) -> dict[str, float]:
     }
 
 
-def synthetic_points(n: int, seed: int) -> tuple[list[Any], np.ndarray, np.ndarray]:
+MODALITIES = ("text", "image", "audio")
+
+
+def _image_files() -> list[Path]:
+    found = sorted((SHARED / "image_caption" / "coco2017_subset").rglob("*.jpg"))
+    return found or sorted((REPO / "samples" / "images").glob("*.jpg"))
+
+
+def synthetic_points(
+    n: int, seed: int
+) -> tuple[dict[str, list[Any]], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``n`` points split over the three collections a default request searches (text,
+    image, audio: every third point), with their dense matrices per collection. Image points
+    name a real COCO file, so reranking re-reads and encodes it as it does when served."""
     from rag.lexical import LexicalEncoder
     from rag.store.base import PointRecord
 
@@ -97,33 +114,41 @@ def synthetic_points(n: int, seed: int) -> tuple[list[Any], np.ndarray, np.ndarr
     clip /= np.linalg.norm(clip, axis=1, keepdims=True)
     lexical = LexicalEncoder()
     pyrng = random.Random(seed)
-    points = []
+    images = _image_files()
+    points: dict[str, list[Any]] = {m: [] for m in MODALITIES}
+    rows: dict[str, list[int]] = {m: [] for m in MODALITIES}
     for i in range(n):
+        modality = MODALITIES[i % 3]
         words = " ".join(pyrng.choices(WORDS, k=25))
         vectors: dict[str, Any] = {"text": text[i], "clip": clip[i]}
         sparse = lexical.document(words)
         if sparse is not None:
             vectors["bm25"] = sparse
-        points.append(
-            PointRecord(
-                str(uuid.UUID(int=pyrng.getrandbits(128))),
-                vectors,
-                {
-                    "tenant": "default" if i % 10 else "other",
-                    "state": "live",
-                    "modality": "text",
-                    "source": f"/synthetic/{i // 20}.txt",
-                    "source_name": f"{i // 20}.txt",
-                    "source_prefixes": ["/", "/synthetic/"],
-                    "locator": {"char_start": 0, "char_end": len(words)},
-                    "text": words,
-                    # A document title the chunk does not contain: the reranker encodes
-                    # title + chunk, its costlier path (a plain chunk reuses its dense score).
-                    "title": f"Synthetic document {i // 20}",
-                },
-            )
+        payload: dict[str, Any] = {
+            "tenant": "default" if i % 10 else "other",
+            "state": "live",
+            "modality": modality,
+            "source": f"/synthetic/{i // 20}.txt",
+            "source_name": f"{i // 20}.txt",
+            "source_prefixes": ["/", "/synthetic/"],
+            "locator": {"char_start": 0, "char_end": len(words)},
+            "text": words,
+            # A document title the chunk does not contain: the reranker encodes
+            # title + chunk, its costlier path (a plain chunk reuses its dense score).
+            "title": f"Synthetic document {i // 20}",
+        }
+        if modality == "image" and images:
+            payload["path"] = str(images[i % len(images)])
+        elif modality == "audio":
+            payload["context"] = words
+            payload["locator"] = {"start_s": 0.0, "end_s": 5.0}
+        points[modality].append(
+            PointRecord(str(uuid.UUID(int=pyrng.getrandbits(128))), vectors, payload)
         )
-    return points, text, clip
+        rows[modality].append(i)
+    texts = {m: text[rows[m]] for m in MODALITIES}
+    clips = {m: clip[rows[m]] for m in MODALITIES}
+    return points, texts, clips
 
 
 def load(store: Any, name: str, points: list[Any]) -> float:
@@ -140,76 +165,86 @@ def load(store: Any, name: str, points: list[Any]) -> float:
 def latency_at(
     size: int, queries: list[str], models: Any, work: Path, backends: list[str]
 ) -> dict[str, Any]:
+    """A default request (all three collections, rerank on at the default depth) is the
+    *served* latency; the same request without rerank is timed too, and numpy brute force
+    scores exactly the dense matrices the searcher queries (see ``dense_signals``)."""
     from rag.runtime import Runtime
-    from rag.search.request import SearchFilters, SearchRequest
+    from rag.search.request import SearchRequest
+    from rag.store.collections import collection_name
     from rag.store.edge import EmbeddedStore
     from rag.store.server import ServerStore
-    from rag.types import Modality
     from rerankers.calibration import Calibration
 
-    points, text_matrix, clip_matrix = synthetic_points(size, seed=size)
+    points, text_by, clip_by = synthetic_points(size, seed=size)
     out: dict[str, Any] = {"points": size}
     settings = _settings(work / f"lat-{size}")
     settings = settings.model_copy(
         update={"store": settings.store.model_copy(update={"collection_prefix": "bench"})}
     )
-    only_text = SearchFilters(modalities=(Modality.TEXT,))
+    depth = settings.search.rerank_depth
     for backend in backends:
         store = (
             EmbeddedStore(work / f"lat-{size}" / "qdrant")
             if backend == "embedded"
             else ServerStore(location=":memory:")
         )
-        load_s = load(store, "bench_text", points)
+        load_s = sum(
+            load(store, collection_name("bench", Modality(m)), points[m]) for m in MODALITIES
+        )
         searcher = Runtime(settings, models=models, store=store).searcher(Calibration())
         for q in queries[:3]:  # warm-up
-            searcher.search(
-                SearchRequest(text=q, rerank_depth=0, filters=only_text), tenant="default"
-            )
-        stages: dict[str, list[float]] = {
-            "embed": [],
-            "retrieve": [],
-            "fuse": [],
-            "total_no_rerank": [],
-        }
+            searcher.search(SearchRequest(text=q), tenant="default")
+        stages: dict[str, list[float]] = {"embed": [], "retrieve": [], "fuse": [], "total": []}
         for q in queries:
-            r = searcher.search(
-                SearchRequest(text=q, rerank_depth=0, filters=only_text), tenant="default"
-            )
-            for stage in ("embed", "retrieve", "fuse"):
+            r = searcher.search(SearchRequest(text=q, rerank_depth=0), tenant="default")
+            for stage in stages:
                 stages[stage].append(r.timings_ms[stage])
-            stages["total_no_rerank"].append(r.timings_ms["total"])
-        reranked = [
-            searcher.search(
-                SearchRequest(text=q, rerank_depth=30, filters=only_text), tenant="default"
-            ).timings_ms
-            for q in queries[:20]
+        served = [
+            searcher.search(SearchRequest(text=q), tenant="default").timings_ms for q in queries
         ]
         out[backend] = {
             "load_s": round(load_s, 1),
-            **{stage: _pct(values) for stage, values in stages.items()},
-            "rerank@30": _pct([t["rerank"] for t in reranked]),
+            **{
+                f"{stage}_no_rerank" if stage == "total" else stage: _pct(v)
+                for stage, v in stages.items()
+            },
+            f"rerank@{depth}": _pct([t["rerank"] for t in served]),
+            "served_total": _pct([t["total"] for t in served]),
         }
         print(f"  {size} points, {backend}: {out[backend]}", flush=True)
         store.close()
-    # numpy brute force over the same vectors: both dense signals, top 30 each
+    # numpy brute force: the dense signals the searcher queries, per collection, top k each
+    signals = dense_signals(models)
     embedder, clip = models.text(), models.clip()
-    qtext = embedder.encode(queries)
-    qclip = clip.encode_texts(queries)
+    qvec = {"text": embedder.encode(queries), "clip": clip.encode_texts(queries)}
+    k = max(depth, 30)
     times = []
     for i in range(len(queries)):
         started = time.perf_counter()
-        for matrix, q in ((text_matrix, qtext[i]), (clip_matrix, qclip[i])):
-            scores = matrix @ q
-            top = np.argpartition(-scores, 30)[:30]
-            top[np.argsort(-scores[top])]
+        for modality in MODALITIES:
+            for signal in signals[modality]:
+                matrix = (text_by if signal == "text" else clip_by)[modality]
+                scores = matrix @ qvec[signal][i]
+                top = np.argpartition(-scores, k)[:k]
+                top[np.argsort(-scores[top])]
         times.append((time.perf_counter() - started) * 1000)
     out["numpy_dense_bruteforce"] = {
         "retrieve": _pct(times),
-        "note": "dense signals only, no filter, no sparse",
+        "signals": {m: list(s) for m, s in signals.items()},
+        "note": "the same dense matrices the searcher queries; no sparse, no filter",
     }
     print(f"  {size} points, numpy: {out['numpy_dense_bruteforce']}", flush=True)
     return out
+
+
+def dense_signals(models: Any) -> dict[str, tuple[str, ...]]:
+    """The dense vectors a default text query searches per collection: the text vector
+    everywhere, CLIP's text vector on images always and elsewhere only with real CLIP
+    weights (rag.search.pipeline: random CLIP adds only noise to text and speech)."""
+    random_clip = models.status()["clip"].warning is not None
+    return {
+        m: ("text", "clip") if m == "image" or not random_clip else ("text",) for m in MODALITIES
+    }
 
 
 def rerank_throughput(models: Any, repeat: int = 3) -> dict[str, Any]:
@@ -295,7 +330,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "search_bench.json")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument(
+        "--points",
+        "--sizes",
+        dest="sizes",
+        type=int,
+        nargs="+",
+        default=[100_000],
+        help="points over the three collections (served latency is measured at each)",
+    )
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--backends", nargs="+", default=["embedded", "server-local"])
     parser.add_argument("--quality-limit", type=int, default=None, help="first N judged queries")

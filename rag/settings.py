@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "float32", "float16", "bfloat16"]
 
 
 def _default_data_dir() -> Path:
@@ -37,6 +38,7 @@ class TextModelSettings(_Section):
 
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(default=64, ge=1, le=4096)
+    cuda_batch_size: int = Field(default=512, ge=1, le=65536)
 
 
 class WhisperSettings(_Section):
@@ -63,6 +65,8 @@ class ClipSettings(_Section):
     weights: str = "random"
     random_seed: int = 0
     batch_size: int = Field(default=32, ge=1, le=1024)
+    cuda_batch_size: int = Field(default=256, ge=1, le=8192)
+    preprocess_workers: int = Field(default=0, ge=0, le=64)
 
 
 class LlmSettings(_Section):
@@ -85,6 +89,7 @@ class RerankerSettings(_Section):
 
 class ModelsSettings(_Section):
     device: Device = "auto"
+    precision: Precision = "auto"
     text: TextModelSettings = TextModelSettings()
     whisper: WhisperSettings = WhisperSettings()
     ocr: OcrSettings = OcrSettings()

@@ -13,15 +13,17 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.models.device import choose_batch_size
 from rag.models.ports import Vectors
 from rag.models.source import ModelSource, SourceKind, local_path, version_for
-from rag.settings import ClipSettings
+from rag.settings import ClipSettings, Precision
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -90,6 +92,7 @@ class ClipEncoder:
         version: str,
         device: str,
         is_random: bool,
+        dtype: str = "float32",
     ) -> None:
         self._model = model
         self._preprocess = preprocess
@@ -99,22 +102,55 @@ class ClipEncoder:
         self.device = device
         self.is_random = is_random
         self.dim = int(model.text_projection.shape[1]) if hasattr(model, "text_projection") else 0
+        self.dtype = dtype
+        self._batch = choose_batch_size(spec.batch_size, device, cuda_batch=spec.cuda_batch_size)
+        workers = spec.preprocess_workers or min(8, os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clip-prep")
 
     def encode_images(self, images: Sequence[Image.Image]) -> Vectors:
-        import torch
-
+        """Image-tower vectors. Preprocessing (PIL resize and crop, tensor conversion: they
+        release the GIL) runs in a thread pool, one image per task, and the next batch is
+        prepared while the model runs on this one; on CUDA the batch goes through pinned
+        memory and the model runs under autocast in half precision."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
+        step = self._batch
+        batches = [images[i : i + step] for i in range(0, len(images), step)]
         chunks: list[Vectors] = []
-        step = self._spec.batch_size
-        for i in range(0, len(images), step):
-            batch = torch.stack(
-                [self._preprocess(im.convert("RGB")) for im in images[i : i + step]]
-            )
-            with torch.inference_mode():
-                feats = self._model.encode_image(batch.to(self.device), normalize=True)
-            chunks.append(feats.float().cpu().numpy())
+        pending = self._prepare(batches[0])
+        for index in range(len(batches)):
+            batch = [f.result() for f in pending]
+            if index + 1 < len(batches):
+                pending = self._prepare(batches[index + 1])
+            chunks.append(self._encode_batch(batch))
         return np.concatenate(chunks).astype(np.float32, copy=False)
+
+    def _prepare(self, images: Sequence[Image.Image]) -> list[Future[Any]]:
+        return [self._pool.submit(self._preprocess_one, im) for im in images]
+
+    def _preprocess_one(self, image: Image.Image) -> Any:
+        return self._preprocess(image.convert("RGB"))
+
+    def _encode_batch(self, tensors: list[Any]) -> Vectors:
+        import torch
+
+        batch = torch.stack(tensors)
+        on_cuda = self.device.startswith("cuda")
+        if on_cuda:
+            batch = batch.pin_memory().to(self.device, non_blocking=True)
+        with torch.inference_mode(), self._autocast():
+            feats = self._model.encode_image(batch, normalize=True)
+        result: Vectors = feats.float().cpu().numpy()
+        return result
+
+    def _autocast(self) -> Any:
+        import contextlib
+
+        import torch
+
+        if self.device.startswith("cuda") and self.dtype != "float32":
+            return torch.autocast("cuda", dtype=getattr(torch, self.dtype))
+        return contextlib.nullcontext()
 
     def encode_texts(self, texts: Sequence[str]) -> Vectors:
         import torch
@@ -122,10 +158,10 @@ class ClipEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         chunks: list[Vectors] = []
-        step = self._spec.batch_size
+        step = self._batch
         for i in range(0, len(texts), step):
             tokens = self._tokenizer(list(texts[i : i + step]))
-            with torch.inference_mode():
+            with torch.inference_mode(), self._autocast():
                 feats = self._encode_tokens(tokens.to(self.device))
             chunks.append(feats.float().cpu().numpy())
         return np.concatenate(chunks).astype(np.float32, copy=False)
@@ -160,9 +196,14 @@ class ClipEncoder:
 
 
 @cache
-def load_clip(spec: ClipSettings, device: str, cache_dir: Path) -> ClipEncoder:
-    """Load once per process and configuration."""
+def load_clip(
+    spec: ClipSettings, device: str, cache_dir: Path, precision: Precision = "auto"
+) -> ClipEncoder:
+    """Load once per process and configuration (float32 weights; on CUDA the forward pass
+    runs under autocast in the chosen half precision)."""
     import open_clip
+
+    from rag.models.device import choose_torch_dtype
 
     source = resolve_clip_source(spec, cache_dir)
     if source.kind is SourceKind.RANDOM:
@@ -188,4 +229,11 @@ def load_clip(spec: ClipSettings, device: str, cache_dir: Path) -> ClipEncoder:
         version=version,
         device=device,
         is_random=source.kind is SourceKind.RANDOM,
+        dtype=choose_torch_dtype(precision, device, bf16=_bf16_supported(device)),
     )
+
+
+def _bf16_supported(device: str) -> bool:
+    import torch
+
+    return device.startswith("cuda") and bool(torch.cuda.is_bf16_supported())

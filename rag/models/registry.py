@@ -202,7 +202,8 @@ def _load_text(settings: Settings) -> TextEmbedder:
     from rag.models.device import torch_device
     from rag.models.text import load_text_embedder
 
-    return load_text_embedder(settings.models.text, torch_device(settings.models.device))
+    models = settings.models
+    return load_text_embedder(models.text, torch_device(models.device), models.precision)
 
 
 def _load_whisper(settings: Settings) -> Transcriber:
@@ -223,8 +224,9 @@ def _load_clip(settings: Settings) -> ImageTextEncoder:
     from rag.models.clip import load_clip
     from rag.models.device import torch_device
 
-    device = torch_device(settings.models.device)
-    return load_clip(settings.models.clip, device, settings.models_cache_dir)
+    models = settings.models
+    device = torch_device(models.device)
+    return load_clip(models.clip, device, settings.models_cache_dir, models.precision)
 
 
 def _load_llm(settings: Settings) -> LLMBackend:
@@ -244,7 +246,8 @@ def _load_reranker(settings: Settings) -> PairScorer:
     from rag.models.device import torch_device
     from rag.models.reranker import load_reranker
 
-    return load_reranker(settings.models.reranker, torch_device(settings.models.device))
+    models = settings.models
+    return load_reranker(models.reranker, torch_device(models.device), models.precision)
 
 
 _LOADERS: dict[ModelKind, Loader] = {

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from rag.errors import ConfigError
 from rag.models.source import ModelSource, SourceKind, local_path, version_for
-from rag.settings import RerankerSettings
+from rag.settings import Precision, RerankerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,23 @@ class CrossEncoderScorer:
 
 
 @cache
-def load_reranker(spec: RerankerSettings, device: str) -> CrossEncoderScorer:
+def load_reranker(
+    spec: RerankerSettings, device: str, precision: Precision = "auto"
+) -> CrossEncoderScorer:
+    """Load once per process and configuration; half precision on CUDA, where all of a
+    query's pairs go through in one batch."""
     from sentence_transformers import CrossEncoder
 
+    from rag.models.device import choose_batch_size, torch_dtype
+
     source = resolve_reranker_source(spec)
-    logger.info("loading cross-encoder from %s on %s", source.describe(), device)
-    model = CrossEncoder(source.location, device=device, num_labels=1)
+    dtype = torch_dtype(precision, device)
+    logger.info("loading cross-encoder from %s on %s (%s)", source.describe(), device, dtype)
+    model = CrossEncoder(
+        source.location, device=device, num_labels=1, model_kwargs={"dtype": dtype}
+    )
+    spec = spec.model_copy(
+        update={"batch_size": choose_batch_size(spec.batch_size, device, cuda_batch=1024)}
+    )
     version = version_for(reranker_label(spec), source)
     return CrossEncoderScorer(model, spec=spec, version=version, device=device)

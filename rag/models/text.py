@@ -18,7 +18,7 @@ from rag.models.source import (
     package_version,
     version_for,
 )
-from rag.settings import TextModelSettings
+from rag.settings import Precision, TextModelSettings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -93,12 +93,20 @@ class SentenceTransformerEmbedder:
 
 
 @cache
-def load_text_embedder(spec: TextModelSettings, device: str) -> SentenceTransformerEmbedder:
-    """Load once per process and configuration."""
+def load_text_embedder(
+    spec: TextModelSettings, device: str, precision: Precision = "auto"
+) -> SentenceTransformerEmbedder:
+    """Load once per process and configuration: float32 on the CPU; on CUDA in half
+    precision with batches sized for the device (sentence-transformers sorts each call's
+    texts by length, so a big batch pads little)."""
     from sentence_transformers import SentenceTransformer
 
+    from rag.models.device import choose_batch_size, torch_dtype
+
     source = resolve_text_source(spec)
-    logger.info("loading text embedder from %s on %s", source.describe(), device)
-    model = SentenceTransformer(source.location, device=device)
+    dtype = torch_dtype(precision, device)
+    logger.info("loading text embedder from %s on %s (%s)", source.describe(), device, dtype)
+    model = SentenceTransformer(source.location, device=device, model_kwargs={"dtype": dtype})
     version = version_for(spec.model, source)
-    return SentenceTransformerEmbedder(model, version=version, batch_size=spec.batch_size)
+    batch = choose_batch_size(spec.batch_size, device, cuda_batch=spec.cuda_batch_size)
+    return SentenceTransformerEmbedder(model, version=version, batch_size=batch)

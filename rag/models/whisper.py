@@ -92,6 +92,19 @@ class WhisperTranscriber:
         self._spec = spec
         self.version = version
         self.device = device
+        self._batched: Any = None
+
+    def _engine(self) -> Any:
+        """On CUDA, faster-whisper's batched pipeline (VAD-cut chunks of a file decoded in
+        one batch); on the CPU the sequential model, which is as fast there and keeps the
+        long-form context."""
+        if not (self.device == "cuda" and self._spec.vad_filter):
+            return self._model
+        if self._batched is None:
+            from faster_whisper import BatchedInferencePipeline
+
+            self._batched = BatchedInferencePipeline(model=self._model)
+        return _BatchedCall(self._batched)
 
     @property
     def multilingual(self) -> bool:
@@ -102,7 +115,7 @@ class WhisperTranscriber:
     ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]:
         """Start transcribing; segments are decoded as the iterator is consumed."""
         source: Any = str(audio) if isinstance(audio, Path) else audio
-        segments, info = self._model.transcribe(
+        segments, info = self._engine().transcribe(
             source,
             language=language or self._spec.language,
             beam_size=self._spec.beam_size,
@@ -126,12 +139,12 @@ def load_whisper(spec: WhisperSettings, device: str, cache_dir: Path) -> Whisper
     """Load once per process and configuration."""
     from faster_whisper import WhisperModel
 
+    from rag.models.device import choose_whisper_compute_type
+
     source = resolve_whisper_source(spec, cache_dir)
     if spec.model == "base":
         _joined_base_model(cache_dir)
-    compute_type = spec.compute_type
-    if compute_type == "auto":
-        compute_type = "float16" if device == "cuda" else "int8"
+    compute_type = choose_whisper_compute_type(spec.compute_type, device)
     logger.info("loading Whisper from %s on %s (%s)", source.describe(), device, compute_type)
     try:
         model = WhisperModel(
@@ -144,3 +157,16 @@ def load_whisper(spec: WhisperSettings, device: str, cache_dir: Path) -> Whisper
         raise ConfigError(f"cannot load Whisper model {spec.model!r}: {exc}") from exc
     version = version_for(whisper_label(spec), source)
     return WhisperTranscriber(model, spec=spec, version=version, device=device)
+
+
+class _BatchedCall:
+    """``BatchedInferencePipeline.transcribe`` with the sequential call's keywords."""
+
+    batch_size = 16
+
+    def __init__(self, pipeline: Any) -> None:
+        self._pipeline = pipeline
+
+    def transcribe(self, source: Any, **options: Any) -> Any:
+        options.pop("vad_filter", None)
+        return self._pipeline.transcribe(source, batch_size=self.batch_size, **options)

@@ -159,3 +159,31 @@ def test_clip_text_without_padding_matches_the_library(models: ModelRegistry) ->
         with torch.inference_mode():
             reference = clip._model.encode_text(clip._tokenizer(batch), normalize=True).numpy()
         assert np.allclose(clip.encode_texts(batch), reference, atol=1e-5)
+
+
+def test_clip_parallel_preprocessing_matches_one_by_one(models: ModelRegistry) -> None:
+    """Images preprocessed in the pool, a batch ahead, give the vectors of the plain
+    one-image-at-a-time path (several batches, so the pipelining is exercised)."""
+    import torch
+
+    from rag.models.clip import ClipEncoder
+
+    clip = models.clip()
+    assert isinstance(clip, ClipEncoder)
+    images = [render_text_image(word) for word in ("one", "two", "three", "four", "five")]
+    clip._batch = 2  # three batches
+    try:
+        vectors = clip.encode_images(images)
+    finally:
+        clip._batch = models.settings.models.clip.batch_size
+    with torch.inference_mode():
+        reference = np.concatenate(
+            [
+                clip._model.encode_image(
+                    clip._preprocess(im.convert("RGB")).unsqueeze(0), normalize=True
+                ).numpy()
+                for im in images
+            ]
+        )
+    assert vectors.shape == (5, clip.dim)
+    assert np.allclose(vectors, reference, atol=1e-5)
