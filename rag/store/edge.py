@@ -1,9 +1,12 @@
 """Embedded backend: the Qdrant engine in-process through qdrant-edge (one shard per
 collection, one folder per shard under ``<data dir>/qdrant``).
 
-An edge shard can be opened by one process only; a second opener gets
-:class:`~rag.errors.StoreLockedError`. Payload indexes are created before any bulk load and
-``optimize()`` is called after one (until then search is brute force).
+An embedded store is owned by one process: :class:`~rag.store.lock.StoreLock` is taken when the
+store is built, before any shard file is opened (qdrant-edge's own lock comes too late: a
+second opener has already truncated the owner's journals by then), and a second process gets
+:class:`~rag.errors.StoreLockedError` without touching a file under the root. Payload indexes
+are created before any bulk load and ``optimize()`` is called after one (until then search is
+brute force).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rag.store.base import (
     StoredPoint,
     VectorQuery,
 )
+from rag.store.lock import store_lock
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,8 @@ class EmbeddedStore:
         self.root = root
         self._shards: dict[str, Any] = {}
         self._write_lock = threading.RLock()
+        self._lock = store_lock(root)
+        self._lock.acquire()  # before any file under root is opened; raises StoreLockedError
 
     # -- collections -------------------------------------------------------------------
     def _path(self, name: str) -> Path:
@@ -62,6 +68,7 @@ class EmbeddedStore:
             if shard is None:
                 if not self.collection_exists(name):
                     raise StoreError(f"collection {name!r} does not exist", collection=name)
+                self._lock.acquire()  # again after close(); a no-op while held
                 shard = self._open(lambda: self._edge.EdgeShard.load(str(self._path(name))), name)
                 self._shards[name] = shard
             return shard
@@ -83,6 +90,7 @@ class EmbeddedStore:
     def ensure_collection(self, name: str, spec: CollectionSpec) -> None:
         e = self._edge
         with self._write_lock:
+            self._lock.acquire()
             if self.collection_exists(name):
                 self._check_dims(name, spec)
                 shard = self._shard(name)
@@ -130,6 +138,7 @@ class EmbeddedStore:
 
     def drop_collection(self, name: str) -> None:
         with self._write_lock:
+            self._lock.acquire()
             shard = self._shards.pop(name, None)
             if shard is not None:
                 shard.close()
@@ -178,12 +187,15 @@ class EmbeddedStore:
 
     def close(self) -> None:
         with self._write_lock:
-            for shard in self._shards.values():
-                try:
-                    shard.flush()
-                finally:
-                    shard.close()
-            self._shards.clear()
+            try:
+                for shard in self._shards.values():
+                    try:
+                        shard.flush()
+                    finally:
+                        shard.close()
+            finally:
+                self._shards.clear()
+                self._lock.release()
 
     # -- reads ---------------------------------------------------------------------------
     def count(self, name: str, where: Filter | None = None) -> int:
