@@ -187,14 +187,16 @@ def _foreground_executor(
     if not lock.acquire():
         return None
     assert isinstance(service.ledger, SqliteLedger)
-    store = open_store(settings)
+    store = None
     try:
-        for modality in Modality:  # a store open in another process fails here, not mid-job
+        store = open_store(settings)  # a store open in another process fails here, not mid-job
+        for modality in Modality:
             name = collection_name(job.collection_prefix, modality)
             if store.collection_exists(name):
                 store.info(name)
     except MmragError:
-        store.close()
+        if store is not None:
+            store.close()
         service.cancel(job.id)  # nobody else can run it (we hold the runner lock)
         lock.release()
         raise
