@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from rag import __version__
-from rag.api import bridge, health, index, jobs, metrics, page, search, translate
+from rag.api import bridge, health, index, jobs, metrics, page, search, sources, translate
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
 from rag.jobs import start_jobs
@@ -80,6 +80,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(index.router)
     app.include_router(search.router)
+    app.include_router(sources.router)
     app.include_router(page.router)
     app.include_router(translate.router)
     app.include_router(bridge.router)
