@@ -1,8 +1,8 @@
 """Embedded backend: the Qdrant engine in-process through qdrant-edge (one shard per
 collection, one folder per shard under ``<data dir>/qdrant``).
 
-An embedded store is owned by one process: :class:`~rag.store.lock.StoreLock` is taken when the
-store is built, before any shard file is opened (qdrant-edge's own lock comes too late: a
+An embedded store is owned by one process: :class:`~rag.store.lock.StoreLock` is taken on first
+use, before qdrant-edge is loaded or any shard file opened (qdrant-edge's own lock comes too late: a
 second opener has already truncated the owner's journals by then), and a second process gets
 :class:`~rag.errors.StoreLockedError` without touching a file under the root. Payload indexes
 are created before any bulk load and ``optimize()`` is called after one (until then search is
@@ -43,14 +43,19 @@ class EmbeddedStore:
     backend = "embedded"
 
     def __init__(self, root: Path) -> None:
-        import qdrant_edge
-
-        self._edge = qdrant_edge
         self.root = root
         self._shards: dict[str, Any] = {}
         self._write_lock = threading.RLock()
         self._lock = store_lock(root)
-        self._lock.acquire()  # before any file under root is opened; raises StoreLockedError
+
+    @property
+    def _edge(self) -> Any:
+        """The engine, reached only through the store lock: every path that can open a file
+        under root passes here first (again after close(); a no-op while held)."""
+        self._lock.acquire()  # raises StoreLockedError before the engine is even loaded
+        import qdrant_edge
+
+        return qdrant_edge
 
     # -- collections -------------------------------------------------------------------
     def _path(self, name: str) -> Path:
@@ -68,14 +73,16 @@ class EmbeddedStore:
             if shard is None:
                 if not self.collection_exists(name):
                     raise StoreError(f"collection {name!r} does not exist", collection=name)
-                self._lock.acquire()  # again after close(); a no-op while held
-                shard = self._open(lambda: self._edge.EdgeShard.load(str(self._path(name))), name)
+                edge = self._edge  # the lock first
+                shard = self._open(lambda: edge.EdgeShard.load(str(self._path(name))), name)
                 self._shards[name] = shard
             return shard
 
     def _open(self, opener: Any, name: str) -> Any:
         try:
             return opener()
+        except StoreLockedError:
+            raise
         except Exception as exc:
             message = str(exc)
             if "WouldBlock" in message or "lock" in message.lower():
@@ -90,7 +97,6 @@ class EmbeddedStore:
     def ensure_collection(self, name: str, spec: CollectionSpec) -> None:
         e = self._edge
         with self._write_lock:
-            self._lock.acquire()
             if self.collection_exists(name):
                 self._check_dims(name, spec)
                 shard = self._shard(name)

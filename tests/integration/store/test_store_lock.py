@@ -84,12 +84,15 @@ def test_lock_is_taken_before_any_file_is_opened(tmp_path: Path) -> None:
     holder = store_lock(root)
     holder.acquire()
     try:
+        store = EmbeddedStore(root)  # building it is free; the first use takes the lock
         with pytest.raises(StoreLockedError, match="open in another process"):
-            EmbeddedStore(root)
+            store.ensure_collection("c", collection_spec(text_dim=4, clip_dim=4))
+        with pytest.raises(StoreLockedError):
+            store.count("c")
         assert not root.exists()  # nothing was created under the store root
     finally:
         holder.release()
-    store = EmbeddedStore(root)  # free again
+    store.ensure_collection("c", collection_spec(text_dim=4, clip_dim=4))  # free again
     store.close()
 
 
