@@ -14,6 +14,7 @@ from rag import __version__
 from rag.api import bridge, health, index, jobs, metrics, page, search, sources, translate
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
+from rag.endpoint import remove_endpoint, write_endpoint
 from rag.jobs import start_jobs
 from rag.models import ModelRegistry
 from rag.settings import Settings, get_settings
@@ -50,6 +51,9 @@ def create_app(
             settings, models=state.models, store=state.store, index_lock=state.index_lock
         )
         state.jobs = jobs_runtime
+        listen_url: str | None = getattr(app.state, "listen_url", None)
+        if listen_url and settings.store.backend == "embedded":
+            write_endpoint(settings.data_dir, listen_url)  # the CLI sends its work here
         if not settings.api.keys:
             logger.warning("no API keys configured: authentication is off (tenant 'default')")
         logger.info(
@@ -62,6 +66,7 @@ def create_app(
             yield
         finally:
             logger.info("mmrag shutting down")
+            remove_endpoint(settings.data_dir)
             await app.state.bridge.aclose()
             jobs_runtime.close()
             state.store.close()

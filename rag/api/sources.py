@@ -13,13 +13,14 @@ from pydantic import BaseModel, Field
 from rag.api.auth import Tenant
 from rag.api.state import ServiceState, get_state
 from rag.errors import BadInputError
-from rag.store.base import SparseVector
+from rag.store.base import SparseVector, StoredPoint
 from rag.store.catalog import delete_source, iter_points, list_sources, tenant_filter
+from rag.types import Modality
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 State = Annotated[ServiceState, Depends(get_state)]
 
-SAMPLE_SOURCE = "upload://moon_landing.txt"
+SAMPLE_SOURCE = "upload://printing.md"  # samples/text/printing.md uploaded
 
 
 class SourceInfo(BaseModel):
@@ -151,16 +152,18 @@ def export_sources(
 
     def lines() -> Iterator[bytes]:
         for modality, point in iter_points(state.store, prefix, where, with_vectors=vectors):
-            record: dict[str, Any] = {
-                "id": point.id,
-                "modality": modality.value,
-                "payload": point.payload,
-            }
-            if vectors and point.vectors is not None:
-                record["vectors"] = {k: _vector(v) for k, v in point.vectors.items()}
+            record = export_record(modality, point, vectors)
             yield json.dumps(record, ensure_ascii=False).encode() + b"\n"
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+def export_record(modality: Modality, point: StoredPoint, vectors: bool) -> dict[str, Any]:
+    """One NDJSON line of an export (the CLI's local export writes the same)."""
+    record: dict[str, Any] = {"id": point.id, "modality": modality.value, "payload": point.payload}
+    if vectors and point.vectors is not None:
+        record["vectors"] = {k: _vector(v) for k, v in point.vectors.items()}
+    return record
 
 
 def _vector(value: Any) -> Any:

@@ -16,6 +16,7 @@ import typer
 from rag import __version__
 
 if TYPE_CHECKING:
+    from rag.cli.remote import RemoteService
     from rag.settings import Settings
 
 app = typer.Typer(
@@ -138,6 +139,13 @@ def index(
 
     console = Console(stderr=True)
     settings = _settings_and_logging(None if as_json else console)
+    if _routed(settings, tenant) is not None:
+        from rag.cli.remote_index import index_via_service
+
+        index_via_service(
+            settings, paths, tenant=tenant, recursive=recursive, dry_run=dry_run, as_json=as_json
+        )
+        return
     store = open_store(settings)
     try:
         if as_json:
@@ -174,6 +182,11 @@ def delete(
     from rag.store import open_store
 
     settings = _settings_and_logging()
+    remote = _routed(settings, tenant)
+    if remote is not None:
+        with remote:
+            typer.echo(f"deleted {remote.delete(sources)} unit(s)")
+        return
     store = open_store(settings)
     try:
         deleted = Indexer(settings, ModelRegistry(settings), store).delete_sources(
@@ -205,6 +218,10 @@ def search(
     ] = None,
     tenant: Annotated[str, typer.Option(help="Tenant to search.")] = "default",
     explain: Annotated[bool, typer.Option(help="Include each stage's scores.")] = False,
+    offset: Annotated[int, typer.Option(help="Skip this many results (pagination).")] = 0,
+    min_score: Annotated[
+        float | None, typer.Option(help="Drop results scored below this (0-1).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search text, images and speech with a text, image or audio query."""
@@ -235,15 +252,36 @@ def search(
         rerank_depth=settings.search.rerank_depth if rerank_depth is None else rerank_depth,
         filters=SearchFilters(modalities=modalities, source_prefix=source_prefix, fields=fields),
         explain=explain,
+        offset=offset,
+        min_score=min_score,
     )
-    store = open_store(settings)
-    try:
-        searcher = Searcher(
-            settings, ModelRegistry(settings), store, load_calibration(settings.calibration_dir)
-        )
-        response = searcher.search(request, tenant=tenant)
-    finally:
-        store.close()
+    remote = _routed(settings, tenant)
+    if remote is not None:
+        with remote:
+            response = remote.search(
+                {
+                    "text": query,
+                    "k": k,
+                    "rerank_depth": request.rerank_depth,
+                    "modalities": [m.value for m in modalities],
+                    "source_prefix": source_prefix,
+                    "filters": fields or None,
+                    "explain": explain,
+                    "offset": offset,
+                    "min_score": min_score,
+                },
+                request.image,
+                request.audio,
+            )
+    else:
+        store = open_store(settings)
+        try:
+            searcher = Searcher(
+                settings, ModelRegistry(settings), store, load_calibration(settings.calibration_dir)
+            )
+            response = searcher.search(request, tenant=tenant)
+        finally:
+            store.close()
     if as_json:
         keep = {"id", "modality", "score", "source", "locator", "snippet"}
         if explain:
@@ -256,6 +294,13 @@ def search(
         typer.echo(json.dumps({"results": results, "timings_ms": response.timings_ms}, indent=2))
         return
     _print_hits(response)
+
+
+def _routed(settings: Settings, tenant: str) -> RemoteService | None:
+    """The running service that owns this data dir's store, if any (then work goes to it)."""
+    from rag.cli.remote import remote_service
+
+    return remote_service(settings, tenant)
 
 
 def _read_file(path: Path | None) -> bytes | None:
@@ -308,20 +353,22 @@ def serve(
     import uvicorn
 
     from rag.api import create_app
+    from rag.endpoint import connect_url
 
     settings = _settings_and_logging()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api.host,
-        port=port or settings.api.port,
-        log_config=None,
-    )
+    bind_host, bind_port = host or settings.api.host, port or settings.api.port
+    app = create_app(settings)
+    # recorded in the data dir once the store is open, so the CLI sends its work here
+    app.state.listen_url = connect_url(bind_host, bind_port)
+    typer.echo(f"mmrag serving on {app.state.listen_url} (data dir {settings.data_dir})", err=True)
+    uvicorn.run(app, host=bind_host, port=bind_port, log_config=None)
 
 
 def _register_subcommands() -> None:
     from rag.cli.bridge import bridge_app
     from rag.cli.eval_cmd import calibrate, eval_app
     from rag.cli.jobs import jobs_app, worker_command
+    from rag.cli.sources import sources_app
     from rag.cli.translate import register
 
     app.add_typer(eval_app, name="eval")
@@ -329,6 +376,7 @@ def _register_subcommands() -> None:
     app.command()(_domain_errors(calibrate))
     register(app)
     app.add_typer(jobs_app, name="jobs")
+    app.add_typer(sources_app, name="sources")
     app.command("worker")(worker_command)
 
 
