@@ -42,6 +42,9 @@ def create_app(
             store=store or open_store(settings),
             warmup=settings.api.warmup,
         )
+        claim = getattr(state.store, "claim", None)  # the embedded store's lock, taken now
+        if callable(claim):
+            claim()
         app.state.mmrag = state
         app.state.bridge = _bridge(settings, state, app.state.metrics)
         await app.state.bridge.start()

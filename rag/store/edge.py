@@ -48,6 +48,11 @@ class EmbeddedStore:
         self._write_lock = threading.RLock()
         self._lock = store_lock(root)
 
+    def claim(self) -> None:
+        """Take the store now rather than on first use (a service claims it at start-up, so it
+        fails then, not on its first request, when another process holds it)."""
+        self._lock.acquire()
+
     @property
     def _edge(self) -> Any:
         """The engine, reached only through the store lock: every path that can open a file

@@ -106,3 +106,14 @@ def test_close_releases_and_reuse_retakes(tmp_path: Path) -> None:
     other.close()
     assert store.info("c").points == 0  # the first one takes the lock again when used
     store.close()
+
+
+def test_claim_takes_the_store_up_front(tmp_path: Path) -> None:
+    root = tmp_path / "qdrant"
+    owner = EmbeddedStore(root)
+    owner.claim()
+    assert is_locked(root)
+    with pytest.raises(StoreLockedError):
+        EmbeddedStore(root).claim()
+    owner.close()
+    assert not is_locked(root)
