@@ -42,8 +42,11 @@ def create_app(
             store=store or open_store(settings),
             warmup=settings.api.warmup,
         )
-        claim = getattr(state.store, "claim", None)  # the embedded store's lock, taken now
-        if callable(claim):
+        # Without a broker this process owns the embedded store: take its lock now. With one,
+        # a worker owns it and this process only submits and watches jobs.
+        owns_store = settings.store.backend == "embedded" and not settings.jobs.broker_url
+        claim = getattr(state.store, "claim", None)
+        if owns_store and callable(claim):
             claim()
         app.state.mmrag = state
         app.state.bridge = _bridge(settings, state, app.state.metrics)
@@ -55,7 +58,7 @@ def create_app(
         )
         state.jobs = jobs_runtime
         listen_url: str | None = getattr(app.state, "listen_url", None)
-        if listen_url and settings.store.backend == "embedded":
+        if listen_url and owns_store:
             write_endpoint(settings.data_dir, listen_url)  # the CLI sends its work here
         if not settings.api.keys:
             logger.warning("no API keys configured: authentication is off (tenant 'default')")
