@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from rag import __version__
-from rag.api import bridge, docs, health, index, jobs, metrics, page, search, translate
+from rag.api import bridge, docs, health, index, jobs, metrics, page, search, sources, translate
 from rag.api.limits import install_middleware
 from rag.api.openapi import install_openapi
 from rag.api.problems import install_problem_handlers
 from rag.api.state import ServiceState
+from rag.endpoint import remove_endpoint, write_endpoint
 from rag.jobs import start_jobs
 from rag.models import ModelRegistry
 from rag.runtime import Runtime
@@ -36,8 +37,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(settings, models=models, store=store)
-        opened = runtime.store  # now, not on a first request: a locked store fails the start
+        opened = runtime.store
         state = ServiceState(runtime, warmup=settings.api.warmup)
+        # Without a broker this process owns the embedded store: take its lock now (a locked
+        # store fails the start). With one, a worker owns it and this process only submits
+        # and watches jobs.
+        owns_store = settings.store.backend == "embedded" and not settings.jobs.broker_url
+        claim = getattr(opened, "claim", None)
+        if owns_store and callable(claim):
+            claim()
         app.state.mmrag = state
         app.state.bridge = runtime.bridge(listener=app.state.metrics.bridge_listener())
         await app.state.bridge.start()
@@ -47,6 +55,9 @@ def create_app(
             settings, models=state.models, store=state.store, index_lock=state.index_lock
         )
         state.jobs = jobs_runtime
+        listen_url: str | None = getattr(app.state, "listen_url", None)
+        if listen_url and owns_store:
+            write_endpoint(settings.data_dir, listen_url)  # the CLI sends its work here
         if not settings.api.keys:
             logger.warning("no API keys configured: authentication is off (tenant 'default')")
         logger.info(
@@ -59,6 +70,7 @@ def create_app(
             yield
         finally:
             logger.info("mmrag shutting down")
+            remove_endpoint(settings.data_dir)
             await app.state.bridge.aclose()
             jobs_runtime.close()
             opened.close()  # handed in or opened here: the service owns it either way
@@ -80,6 +92,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(index.router)
     app.include_router(search.router)
+    app.include_router(sources.router)
     app.include_router(page.router)
     app.include_router(translate.router)
     app.include_router(bridge.router)

@@ -49,6 +49,10 @@ class SearchBody(BaseModel):
     )
     time_range: TimeRange | None = Field(default=None, description="Audio segments in this range.")
     explain: bool = Field(default=False, description="Return each stage's scores.")
+    offset: int = Field(default=0, description="Skip this many results (pagination).")
+    min_score: float | None = Field(
+        default=None, description="Drop results scored below this (0-1, calibrated scale)."
+    )
 
 
 # Each example finds something in the bundled samples (`mmrag index samples/`).
@@ -89,6 +93,8 @@ MULTIPART_SCHEMA = {
         "start_s": {"type": "number"},
         "end_s": {"type": "number"},
         "explain": {"type": "boolean"},
+        "offset": {"type": "integer"},
+        "min_score": {"type": "number"},
     },
 }
 _AUDIO_TYPES = ("audio/", "video/webm", "video/ogg", "application/ogg", "video/mp4")
@@ -164,7 +170,7 @@ def _form_fields(fields: dict[str, str]) -> dict[str, Any]:
     for key in ("text", "source_prefix"):
         if fields.get(key):
             out[key] = fields[key]
-    for key in ("k", "rerank_depth"):
+    for key in ("k", "rerank_depth", "offset", "min_score"):
         if fields.get(key):
             out[key] = fields[key]
     if fields.get("modalities"):
@@ -185,6 +191,8 @@ def _form_fields(fields: dict[str, str]) -> dict[str, Any]:
         "start_s",
         "end_s",
         "explain",
+        "offset",
+        "min_score",
     }
     if unknown:
         raise BadInputError(f"unknown form fields: {', '.join(sorted(unknown))}")
@@ -230,6 +238,8 @@ def _request_from(
         rerank_depth=body.rerank_depth if body.rerank_depth is not None else default_depth,
         filters=filters,
         explain=body.explain,
+        offset=body.offset,
+        min_score=body.min_score,
     )
 
 

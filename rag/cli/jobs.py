@@ -161,14 +161,16 @@ def _foreground_executor(
         return None
     assert isinstance(service.ledger, SqliteLedger)
     parts = Runtime(settings)
-    store = parts.store
+    store = None
     try:
-        for modality in Modality:  # a store open in another process fails here, not mid-job
+        store = parts.store  # a store open in another process fails here, not mid-job
+        for modality in Modality:
             name = collection_name(job.collection_prefix, modality)
             if store.collection_exists(name):
                 store.info(name)
     except MmragError:
-        store.close()
+        if store is not None:
+            store.close()
         service.cancel(job.id)  # nobody else can run it (we hold the runner lock)
         lock.release()
         raise

@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,6 +20,10 @@ from rag.cli.common import (
     runtime,
     setup,
 )
+
+if TYPE_CHECKING:
+    from rag.cli.remote import RemoteService
+    from rag.settings import Settings
 
 app = typer.Typer(
     name="mmrag",
@@ -106,7 +110,20 @@ def index(
     from rag.cli.progress import RichIndexProgress, print_summary
 
     console = Console(stderr=True)
-    with runtime(None if as_json else console) as parts:
+    parts = runtime(None if as_json else console)
+    if _routed(parts.settings, tenant) is not None:
+        from rag.cli.remote_index import index_via_service
+
+        index_via_service(
+            parts.settings,
+            paths,
+            tenant=tenant,
+            recursive=recursive,
+            dry_run=dry_run,
+            as_json=as_json,
+        )
+        return
+    with parts:
         if as_json:
             report = parts.indexer().index_paths(
                 paths, tenant=tenant, recursive=recursive, dry_run=dry_run
@@ -133,9 +150,9 @@ def delete(
     tenant: Annotated[str, typer.Option(help="Tenant the sources belong to.")] = "default",
 ) -> None:
     """Remove sources and all of their units from the index."""
-    with runtime() as parts:
-        deleted = parts.indexer().delete_sources(sources, tenant=tenant)
-    typer.echo(f"deleted {deleted} unit(s)")
+    from rag.cli.sources import delete_sources
+
+    delete_sources(sources, tenant)
 
 
 @app.command()
@@ -161,6 +178,10 @@ def search(
     ] = None,
     tenant: Annotated[str, typer.Option(help="Tenant to search.")] = "default",
     explain: Annotated[bool, typer.Option(help="Include each stage's scores.")] = False,
+    offset: Annotated[int, typer.Option(help="Skip this many results (pagination).")] = 0,
+    min_score: Annotated[
+        float | None, typer.Option(help="Drop results scored below this (0-1).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search text, images and speech with a text, image or audio query."""
@@ -188,9 +209,30 @@ def search(
         rerank_depth=settings.search.rerank_depth if rerank_depth is None else rerank_depth,
         filters=SearchFilters(modalities=modalities, source_prefix=source_prefix, fields=fields),
         explain=explain,
+        offset=offset,
+        min_score=min_score,
     )
-    with parts:
-        response = parts.searcher().search(request, tenant=tenant)
+    remote = _routed(settings, tenant)
+    if remote is not None:
+        with remote:
+            response = remote.search(
+                {
+                    "text": query,
+                    "k": request.k,
+                    "rerank_depth": request.rerank_depth,
+                    "modalities": [m.value for m in modalities],
+                    "source_prefix": source_prefix,
+                    "filters": fields or None,
+                    "explain": explain,
+                    "offset": offset,
+                    "min_score": min_score,
+                },
+                request.image,
+                request.audio,
+            )
+    else:
+        with parts:
+            response = parts.searcher().search(request, tenant=tenant)
     if as_json:
         keep = {"id", "modality", "score", "source", "locator", "snippet"}
         if explain:
@@ -203,6 +245,13 @@ def search(
         typer.echo(json.dumps({"results": results, "timings_ms": response.timings_ms}, indent=2))
         return
     _print_hits(response)
+
+
+def _routed(settings: Settings, tenant: str) -> RemoteService | None:
+    """The running service that owns this data dir's store, if any (then work goes to it)."""
+    from rag.cli.remote import remote_service
+
+    return remote_service(settings, tenant)
 
 
 def _read_file(path: Path | None) -> bytes | None:
@@ -255,22 +304,26 @@ def serve(
     import uvicorn
 
     from rag.api import create_app
+    from rag.endpoint import connect_url
 
     settings = setup()
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
-    shown = f"[{bind_host}]" if ":" in bind_host else bind_host
+    app = create_app(settings)
+    # recorded in the data dir once the store is open, so the CLI sends its work here
+    app.state.listen_url = connect_url(bind_host, bind_port)
     typer.echo(
-        f"mmrag serving on http://{shown}:{bind_port} "
-        f"(API docs: http://{shown}:{bind_port}/docs); Ctrl+C stops it",
+        f"mmrag serving on {app.state.listen_url} (API docs: {app.state.listen_url}/docs; "
+        f"data dir {settings.data_dir}); Ctrl+C stops it",
         err=True,
     )
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_config=None)
+    uvicorn.run(app, host=bind_host, port=bind_port, log_config=None)
 
 
 def _register_subcommands() -> None:
     from rag.cli.bridge import bridge_app
     from rag.cli.eval_cmd import calibrate, eval_app
     from rag.cli.jobs import jobs_app, worker_command
+    from rag.cli.sources import sources_app
     from rag.cli.translate import register
 
     app.add_typer(eval_app, name="eval")
@@ -278,6 +331,7 @@ def _register_subcommands() -> None:
     app.command()(domain_errors(calibrate))
     register(app)
     app.add_typer(jobs_app, name="jobs")
+    app.add_typer(sources_app, name="sources")
     app.command("worker")(worker_command)
 
 

@@ -98,7 +98,7 @@ class Searcher:
         clock = _lap(timings, "embed", clock)
 
         where = store_filter(tenant, request.filters)
-        depth = max(request.k, request.rerank_depth, MIN_CANDIDATES)
+        depth = max(request.offset + request.k, request.rerank_depth, MIN_CANDIDATES)
         candidates: list[Candidate] = []
         for modality in modalities:
             candidates += self._retrieve(modality, query, where, depth, options)
@@ -122,7 +122,10 @@ class Searcher:
         _lap(timings, "rerank", clock)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
 
-        hits = [self._hit(c, request.explain) for c in ranked[: request.k]]
+        page = ranked[request.offset : request.offset + request.k]
+        hits = [self._hit(c, request.explain) for c in page]
+        if request.min_score is not None:
+            hits = [h for h in hits if h.score >= request.min_score]
         warnings = []
         clip_status = self.models.status()["clip"]
         if clip_status.warning and (request.image or any(h.modality == "image" for h in hits)):

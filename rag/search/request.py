@@ -40,6 +40,9 @@ class SearchRequest:
     rerank_depth: int = 30
     filters: SearchFilters = SearchFilters()
     explain: bool = False
+    # pagination: skip this many of the ranked results; and a cut-off on the final score
+    offset: int = 0
+    min_score: float | None = None
 
 
 def validate(request: SearchRequest, settings: SearchSettings) -> SearchRequest:
@@ -58,6 +61,10 @@ def validate(request: SearchRequest, settings: SearchSettings) -> SearchRequest:
         raise BadInputError(
             f"rerank_depth must be between 0 and {settings.max_rerank_depth}", field="rerank_depth"
         )
+    if not 0 <= request.offset <= settings.max_k * 10:
+        raise BadInputError(f"offset must be between 0 and {settings.max_k * 10}", field="offset")
+    if request.min_score is not None and not 0.0 <= request.min_score <= 1.0:
+        raise BadInputError("min_score must be between 0 and 1", field="min_score")
     _check_filters(request.filters)
     return SearchRequest(
         text=text,
@@ -67,6 +74,8 @@ def validate(request: SearchRequest, settings: SearchSettings) -> SearchRequest:
         rerank_depth=request.rerank_depth,
         filters=request.filters,
         explain=request.explain,
+        offset=request.offset,
+        min_score=request.min_score,
     )
 
 

@@ -1,9 +1,12 @@
 """Embedded backend: the Qdrant engine in-process through qdrant-edge (one shard per
 collection, one folder per shard under ``<data dir>/qdrant``).
 
-An edge shard can be opened by one process only; a second opener gets
-:class:`~rag.errors.StoreLockedError`. Payload indexes are created before any bulk load and
-``optimize()`` is called after one (until then search is brute force).
+An embedded store is owned by one process: :class:`~rag.store.lock.StoreLock` is taken on first
+use, before qdrant-edge is loaded or any shard file opened (qdrant-edge's own lock comes too late: a
+second opener has already truncated the owner's journals by then), and a second process gets
+:class:`~rag.errors.StoreLockedError` without touching a file under the root. Payload indexes
+are created before any bulk load and ``optimize()`` is called after one (until then search is
+brute force).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rag.store.base import (
     StoredPoint,
     VectorQuery,
 )
+from rag.store.lock import store_lock
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +43,24 @@ class EmbeddedStore:
     backend = "embedded"
 
     def __init__(self, root: Path) -> None:
-        import qdrant_edge
-
-        self._edge = qdrant_edge
         self.root = root
         self._shards: dict[str, Any] = {}
         self._write_lock = threading.RLock()
+        self._lock = store_lock(root)
+
+    def claim(self) -> None:
+        """Take the store now rather than on first use (a service claims it at start-up, so it
+        fails then, not on its first request, when another process holds it)."""
+        self._lock.acquire()
+
+    @property
+    def _edge(self) -> Any:
+        """The engine, reached only through the store lock: every path that can open a file
+        under root passes here first (again after close(); a no-op while held)."""
+        self._lock.acquire()  # raises StoreLockedError before the engine is even loaded
+        import qdrant_edge
+
+        return qdrant_edge
 
     # -- collections -------------------------------------------------------------------
     def _path(self, name: str) -> Path:
@@ -62,13 +78,16 @@ class EmbeddedStore:
             if shard is None:
                 if not self.collection_exists(name):
                     raise StoreError(f"collection {name!r} does not exist", collection=name)
-                shard = self._open(lambda: self._edge.EdgeShard.load(str(self._path(name))), name)
+                edge = self._edge  # the lock first
+                shard = self._open(lambda: edge.EdgeShard.load(str(self._path(name))), name)
                 self._shards[name] = shard
             return shard
 
     def _open(self, opener: Any, name: str) -> Any:
         try:
             return opener()
+        except StoreLockedError:
+            raise
         except Exception as exc:
             message = str(exc)
             if "WouldBlock" in message or "lock" in message.lower():
@@ -130,6 +149,7 @@ class EmbeddedStore:
 
     def drop_collection(self, name: str) -> None:
         with self._write_lock:
+            self._lock.acquire()
             shard = self._shards.pop(name, None)
             if shard is not None:
                 shard.close()
@@ -178,12 +198,15 @@ class EmbeddedStore:
 
     def close(self) -> None:
         with self._write_lock:
-            for shard in self._shards.values():
-                try:
-                    shard.flush()
-                finally:
-                    shard.close()
-            self._shards.clear()
+            try:
+                for shard in self._shards.values():
+                    try:
+                        shard.flush()
+                    finally:
+                        shard.close()
+            finally:
+                self._shards.clear()
+                self._lock.release()
 
     # -- reads ---------------------------------------------------------------------------
     def count(self, name: str, where: Filter | None = None) -> int:

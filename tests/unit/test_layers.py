@@ -2,7 +2,7 @@
 
 Three rings, imports only point down (or sideways inside a ring where allowed):
 
-    app        rag/api  rag/cli  rag/jobs  rag/runtime.py  eval  bench
+    app        rag/api  rag/cli  rag/jobs  rag/runtime.py  rag/endpoint.py  eval  bench
         |
     libraries  indexers  rerankers  translators  rag/search
         |
@@ -45,6 +45,7 @@ PARTS: dict[str, tuple[str, int]] = {
     "translators/": ("translators", LIBRARY),
     "rag/search/": ("rag/search", LIBRARY),
     "rag/runtime.py": ("rag/runtime", APP),
+    "rag/endpoint.py": ("rag/endpoint", APP),
     "rag/api/": ("rag/api", APP),
     "rag/cli/": ("rag/cli", APP),
     "rag/jobs/": ("rag/jobs", APP),

@@ -246,9 +246,8 @@ def test_a_second_process_cannot_open_an_embedded_store(tmp_path: Path) -> None:
     code = (
         "import sys; from pathlib import Path; from rag.store.edge import EmbeddedStore;"
         "from rag.errors import StoreLockedError\n"
-        f"s = EmbeddedStore(Path({str(tmp_path / 'qdrant')!r}))\n"
-        "try:\n"
-        f"    s.count({COLLECTION!r})\n"
+        "try:\n"  # the store's lock is taken when it is built, before any file is opened
+        f"    EmbeddedStore(Path({str(tmp_path / 'qdrant')!r})).count({COLLECTION!r})\n"
         "except StoreLockedError as e:\n"
         "    print('locked:', e.detail); sys.exit(0)\n"
         "sys.exit(1)\n"
