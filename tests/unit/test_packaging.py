@@ -86,6 +86,7 @@ def test_runtime_dependencies_are_pinned_and_locked() -> None:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     constraints = (REPO_ROOT / "constraints.txt").read_text().lower()
     for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        requirement = requirement.split(";")[0].strip()  # an environment marker may follow
         assert "==" in requirement, f"{requirement} is not pinned"
         name, version = requirement.split("==")
         name = re.sub(r"\[.*\]", "", name).lower().replace("_", "-")
