@@ -32,6 +32,7 @@ from indexers.report import (
 from indexers.sources import SourceFile, check_tenant, read_source
 from indexers.units import UnitDraft, units_for
 from rag.errors import MmragError, StoreError
+from rag.langid import UNDETERMINED, detect
 from rag.lexical import LexicalEncoder
 from rag.models import ModelRegistry
 from rag.settings import ModelKind, Settings
@@ -300,18 +301,25 @@ class Indexer:
             encoded = clip.encode_texts([units[i].text for i in clip_texts])
             for row, i in enumerate(clip_texts):
                 vectors[i][CLIP_VECTOR] = encoded[row]
+        langs = [detect(u.text) if u.text.strip() else UNDETERMINED for u in units]
         for i in with_text:
-            sparse = self.lexical.document(units[i].text)
+            sparse = self.lexical.document(units[i].text, langs[i])
             if sparse is not None:
                 vectors[i][SPARSE_VECTOR] = sparse
         now = datetime.now(UTC).isoformat(timespec="seconds")
         out = []
-        for (run, unit, index), named in zip(batch, vectors, strict=True):
-            out.append((run, self._point(run, unit, index, named, now)))
+        for (run, unit, index), named, lang in zip(batch, vectors, langs, strict=True):
+            out.append((run, self._point(run, unit, index, named, now, lang)))
         return out
 
     def _point(
-        self, run: _SourceRun, unit: UnitDraft, index: int, vectors: dict[str, Any], now: str
+        self,
+        run: _SourceRun,
+        unit: UnitDraft,
+        index: int,
+        vectors: dict[str, Any],
+        now: str,
+        lang: str = UNDETERMINED,
     ) -> PointRecord:
         source = run.source
         key = unit.locator.key()
@@ -328,6 +336,7 @@ class Indexer:
             Field.UNIT_INDEX: index,
             Field.LOCATOR: unit.locator.to_payload(),
             Field.TEXT: unit.text,
+            Field.LANG: lang,
             Field.INDEXED_AT: now,
             Field.MODELS: run.models,
             "models_key": run.models_key,

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import BadInputError
+from rag.langid import UNDETERMINED, detect
 from rag.lexical import LexicalEncoder
 from rag.models import ModelRegistry
 from rag.search.request import SearchRequest
@@ -32,6 +33,7 @@ class EncodedQuery:
     clip_text_vector: Vector | None = None
     clip_image_vector: Vector | None = None
     sparse: SparseVector | None = None
+    lang: str = UNDETERMINED  # identified language of ``text`` (rag.langid)
 
 
 def encode_query(
@@ -64,7 +66,8 @@ def encode_query(
         query.text_vector = models.text().encode([text])[0]
         if clip_text:
             query.clip_text_vector = models.clip().encode_texts([text])[0]
-        query.sparse = lexical.query(text)
+        query.lang = detect(text)
+        query.sparse = lexical.query(text, query.lang)
     return query
 
 

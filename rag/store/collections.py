@@ -26,7 +26,8 @@ class Field:
     LOCATOR = "locator"
     TEXT = "text"
     TITLE = "title"
-    LANGUAGE = "language"
+    LANGUAGE = "language"  # the language Whisper heard (audio units)
+    LANG = "lang"  # identified language of the unit's text (rag.langid), "und" if unsure
     INDEXED_AT = "indexed_at"
     MODELS = "models"
     STATE = "state"
@@ -53,6 +54,7 @@ def collection_spec(*, text_dim: int, clip_dim: int) -> CollectionSpec:
             Field.STATE,
             Field.MIME,
             Field.LANGUAGE,
+            Field.LANG,
         ),
         float_indexes=(Field.START_S, Field.END_S),
         integer_indexes=(Field.PAGE,),
