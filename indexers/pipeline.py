@@ -39,6 +39,7 @@ from rag.settings import ModelKind, Settings
 from rag.store.base import Filter, HasId, MatchValue, PointRecord, VectorStore
 from rag.store.collections import (
     CLIP_VECTOR,
+    MULTI_VECTOR,
     SPARSE_VECTOR,
     TEXT_VECTOR,
     Field,
@@ -52,9 +53,9 @@ logger = logging.getLogger(__name__)
 POINT_NAMESPACE = uuid.UUID("8f3a4b52-6c1d-5e7f-9a0b-1c2d3e4f5a6b")
 
 MODELS_BY_MODALITY: dict[Modality, tuple[ModelKind, ...]] = {
-    Modality.TEXT: ("text", "clip"),
-    Modality.IMAGE: ("clip", "text", "ocr"),
-    Modality.AUDIO: ("whisper", "text", "clip"),
+    Modality.TEXT: ("text", "multilingual", "clip"),
+    Modality.IMAGE: ("clip", "text", "multilingual", "ocr"),
+    Modality.AUDIO: ("whisper", "text", "multilingual", "clip"),
 }
 
 
@@ -224,6 +225,8 @@ class Indexer:
     def _model_version(self, kind: ModelKind) -> str:
         if kind == "ocr" and not self.settings.models.ocr.enabled:
             return "disabled"
+        if kind == "multilingual" and not self.settings.models.multilingual.enabled:
+            return "disabled"
         return self.models.version(kind)
 
     def _unchanged(self, run: _SourceRun) -> bool:
@@ -292,6 +295,11 @@ class Indexer:
             encoded = self.models.text().encode([units[i].text for i in with_text])
             for row, i in enumerate(with_text):
                 vectors[i][TEXT_VECTOR] = encoded[row]
+            multilingual = self.models.multilingual()
+            if multilingual is not None:
+                encoded = multilingual.encode([units[i].text for i in with_text])
+                for row, i in enumerate(with_text):
+                    vectors[i][MULTI_VECTOR] = encoded[row]
         clip = self.models.clip() if images or clip_texts else None
         if clip is not None and images:
             encoded = clip.encode_images([units[i].image for i in images])  # type: ignore[misc]
@@ -394,7 +402,12 @@ class Indexer:
         names = [self._collection(m) for m in Modality]
         if all(name in self._ensured for name in names):
             return
-        spec = collection_spec(text_dim=self.models.text().dim, clip_dim=self.models.clip().dim)
+        multilingual = self.models.multilingual()
+        spec = collection_spec(
+            text_dim=self.models.text().dim,
+            clip_dim=self.models.clip().dim,
+            multi_dim=multilingual.dim if multilingual is not None else None,
+        )
         for name in names:
             self.store.ensure_collection(name, spec)
             self._ensured.add(name)

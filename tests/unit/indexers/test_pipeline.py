@@ -12,7 +12,7 @@ from indexers import units as units_module
 from indexers.pipeline import Indexer
 from indexers.report import FileStatus
 from rag.models import ModelRegistry
-from rag.models.fakes import FakeClip, FakeOcr, FakeTextEmbedder, FakeTranscriber
+from rag.models.fakes import FakeClip, FakeMultilingual, FakeOcr, FakeTextEmbedder, FakeTranscriber
 from rag.settings import Settings
 from rag.store.base import Filter, MatchValue
 from rag.store.edge import EmbeddedStore
@@ -36,6 +36,7 @@ class Fakes:
                 "clip": lambda _: self.clip,
                 "ocr": lambda _: self.ocr,
                 "whisper": lambda _: self.whisper,
+                "multilingual": lambda _: FakeMultilingual(),
             },
         )
 

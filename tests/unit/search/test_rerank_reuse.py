@@ -20,7 +20,14 @@ def text_model() -> FakeTextEmbedder:
 @pytest.fixture
 def reranker(settings: Settings, text_model: FakeTextEmbedder) -> CrossModalReranker:
     clip = FakeClip()
-    models = ModelRegistry(settings, loaders={"text": lambda _: text_model, "clip": lambda _: clip})
+    models = ModelRegistry(
+        settings,
+        loaders={
+            "text": lambda _: text_model,
+            "clip": lambda _: clip,
+            "multilingual": lambda _: None,
+        },
+    )
     return CrossModalReranker(models, max_image_pixels=1_000_000)
 
 
