@@ -36,7 +36,7 @@ from rerankers.calibration import (
 )
 from rerankers.cross_modal import CrossModalReranker, RerankCandidate, RerankQuery
 from rerankers.fusion import FusionParams, fuse, reliability, rrf, sigmoid
-from rerankers.trust import covers, relative_trust, rerank_trust
+from rerankers.trust import covers, rerank_trust
 
 # Each search signal: which named vector it queries.
 VECTOR_OF_SIGNAL = {
@@ -254,14 +254,8 @@ class Searcher:
                 # evidence, whatever their shape.
                 weights[signal] = self.fusion_params.floor
                 continue
-            weights[signal] = reliability([h.score for h in hits], self.fusion_params)
-        # Each signal counts as far as its reliability comes near the best signal's for this
-        # query (1 for the best, 0 at the floor while another stands out): a signal fusion
-        # judged unreliable cannot pull the fused order below the best one's.
-        return {
-            s: round(relative_trust(w, weights, self.fusion_params.floor), 4)
-            for s, w in weights.items()
-        }
+            weights[signal] = round(reliability([h.score for h in hits], self.fusion_params), 4)
+        return weights
 
     def _languages(self, signal: str) -> tuple[str, ...]:
         """Languages the signal's model covers; () = every language."""
