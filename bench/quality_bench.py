@@ -136,6 +136,7 @@ class CachedEncoder:
                 missing, self.inner.encode([by_key[k] for k in missing]), strict=True
             ):
                 self.memory[key] = np.asarray(vec, dtype=np.float32)
+            self.save()  # an interrupted run keeps what it encoded
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self.memory[k] for k in keys])
