@@ -35,3 +35,21 @@ def detect(text: str, *, min_confidence: float = MIN_CONFIDENCE) -> str:
     with _lock:  # the identifier keeps scratch state
         code, confidence = _identifier().classify(text[:4000])
     return str(code) if float(confidence) >= min_confidence else UNDETERMINED
+
+
+def coverage_language(text: str, lang: str) -> str:
+    """The language to check a model's coverage against.
+
+    ``lang`` when identified. When undetermined: a text mostly in ASCII letters stays
+    undetermined (a short Latin-script query; models are given the benefit of the doubt),
+    any other text takes the identifier's best guess however unsure (its script alone is
+    strong evidence that an English-only model does not cover it).
+    """
+    if lang != UNDETERMINED:
+        return lang
+    letters = _LETTERS.findall(text[:4000])
+    if not letters or sum(c.isascii() for c in letters) >= len(letters) / 2:
+        return UNDETERMINED
+    with _lock:
+        code, _ = _identifier().classify(text[:4000])
+    return str(code)

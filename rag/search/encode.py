@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import BadInputError
-from rag.langid import UNDETERMINED, detect
+from rag.langid import UNDETERMINED, coverage_language, detect
 from rag.lexical import LexicalEncoder
 from rag.models import ModelRegistry
 from rag.search.request import SearchRequest
@@ -35,6 +35,7 @@ class EncodedQuery:
     clip_image_vector: Vector | None = None
     sparse: SparseVector | None = None
     lang: str = UNDETERMINED  # identified language of ``text`` (rag.langid)
+    coverage_lang: str = UNDETERMINED  # what model coverage is checked against
 
 
 def encode_query(
@@ -71,6 +72,7 @@ def encode_query(
         if clip_text:
             query.clip_text_vector = models.clip().encode_texts([text])[0]
         query.lang = detect(text)
+        query.coverage_lang = coverage_language(text, query.lang)
         query.sparse = lexical.query(text, query.lang)
     return query
 

@@ -218,7 +218,7 @@ class Searcher:
             for cid, raw in by_candidate.items():
                 by_id[cid].raw[signal] = raw
 
-        weights = self._weights(order, first, options, query.lang)
+        weights = self._weights(order, first, options, query.coverage_lang)
         calibrate = self._calibrator(modality, options)
         if options.fusion == "rrf":
             fused_rrf = rrf(rankings)
@@ -310,7 +310,7 @@ class Searcher:
                     own_reliability=reliability(own[signal], self.fusion_params),
                     covered=(cross_encoder and signal == RERANK_TEXT)
                     or signal != RERANK_TEXT
-                    or covers(self._languages(TEXT_DENSE), query.lang),
+                    or covers(self._languages(TEXT_DENSE), query.coverage_lang),
                 )
                 for signal in candidate.rerank_logits
             }

@@ -70,3 +70,11 @@ def test_unknown_language_falls_back_consistently() -> None:
     assert lexical_language("xx", "zzz") == "en"
     assert lexical_language(None, "Was ist die Hauptstadt von Deutschland?") == "de"
     assert "multilingual" in LEXICAL_VERSION
+
+
+def test_coverage_guesses_the_language_of_unsure_non_latin_text() -> None:
+    from rag.langid import coverage_language
+
+    assert coverage_language("x", "de") == "de"
+    assert coverage_language("colon cancer", UNDETERMINED) == UNDETERMINED
+    assert coverage_language("مصر", UNDETERMINED) not in (UNDETERMINED, "en")
