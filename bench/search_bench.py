@@ -120,7 +120,8 @@ def synthetic_points(
     for i in range(n):
         modality = MODALITIES[i % 3]
         words = " ".join(pyrng.choices(WORDS, k=25))
-        vectors: dict[str, Any] = {"text": text[i], "clip": clip[i]}
+        # the multilingual vector: a permutation of the clip one (random, unit length)
+        vectors: dict[str, Any] = {"text": text[i], "clip": clip[i], "text_multi": clip[i][::-1]}
         sparse = lexical.document(words)
         if sparse is not None:
             vectors["bm25"] = sparse
@@ -155,7 +156,7 @@ def load(store: Any, name: str, points: list[Any]) -> float:
     from rag.store.collections import collection_spec
 
     started = time.perf_counter()
-    store.ensure_collection(name, collection_spec(text_dim=384, clip_dim=512))
+    store.ensure_collection(name, collection_spec(text_dim=384, clip_dim=512, multi_dim=512))
     for i in range(0, len(points), 1000):
         store.upsert(name, points[i : i + 1000])
     store.optimize(name)

@@ -21,11 +21,18 @@ from rag.runtime import Runtime
 from rag.search.pipeline import Searcher, SearchOptions
 from rag.search.request import SearchRequest
 from rag.settings import Settings
-from rerankers.calibration import CLIP_IMAGE, CLIP_TEXT, LEXICAL, TEXT_DENSE, Calibration
+from rerankers.calibration import (
+    CLIP_IMAGE,
+    CLIP_TEXT,
+    LEXICAL,
+    MULTI_DENSE,
+    TEXT_DENSE,
+    Calibration,
+)
 
 logger = logging.getLogger(__name__)
 
-DENSE = (TEXT_DENSE, CLIP_TEXT, CLIP_IMAGE)
+DENSE = (TEXT_DENSE, MULTI_DENSE, CLIP_TEXT, CLIP_IMAGE)
 ALL_SIGNALS = (*DENSE, LEXICAL)
 
 

@@ -37,6 +37,7 @@ from indexers.report import (
 from indexers.sources import SourceFile, check_tenant, read_source
 from indexers.units import UnitDraft, units_for
 from rag.errors import MmragError, StoreError
+from rag.langid import UNDETERMINED, detect
 from rag.lexical import LexicalEncoder
 from rag.media.errors import ExtractionError
 from rag.models import ModelRegistry
@@ -44,6 +45,7 @@ from rag.settings import ModelKind, Settings
 from rag.store.base import Filter, HasId, MatchValue, PointRecord, VectorStore
 from rag.store.collections import (
     CLIP_VECTOR,
+    MULTI_VECTOR,
     SPARSE_VECTOR,
     TEXT_VECTOR,
     Field,
@@ -58,9 +60,9 @@ logger = logging.getLogger(__name__)
 RUN_FIELD = "run"
 
 MODELS_BY_MODALITY: dict[Modality, tuple[ModelKind, ...]] = {
-    Modality.TEXT: ("text", "clip"),
-    Modality.IMAGE: ("clip", "text", "ocr"),
-    Modality.AUDIO: ("whisper", "text", "clip"),
+    Modality.TEXT: ("text", "multilingual", "clip"),
+    Modality.IMAGE: ("clip", "text", "multilingual", "ocr"),
+    Modality.AUDIO: ("whisper", "text", "multilingual", "clip"),
 }
 
 
@@ -229,6 +231,8 @@ class Indexer:
     def _model_version(self, kind: ModelKind) -> str:
         if kind == "ocr" and not self.settings.models.ocr.enabled:
             return "disabled"
+        if kind == "multilingual" and not self.settings.models.multilingual.enabled:
+            return "disabled"
         return self.models.version(kind)
 
     def _unchanged(self, run: _SourceRun) -> bool:
@@ -304,6 +308,11 @@ class Indexer:
             encoded = self.models.text().encode([units[i].text for i in with_text])
             for row, i in enumerate(with_text):
                 vectors[i][TEXT_VECTOR] = encoded[row]
+            multilingual = self.models.multilingual()
+            if multilingual is not None:
+                encoded = multilingual.encode([units[i].text for i in with_text])
+                for row, i in enumerate(with_text):
+                    vectors[i][MULTI_VECTOR] = encoded[row]
         clip = self.models.clip() if images or clip_texts else None
         if clip is not None and images:
             encoded = clip.encode_images([units[i].image for i in images])  # type: ignore[misc]
@@ -313,18 +322,25 @@ class Indexer:
             encoded = clip.encode_texts([units[i].text for i in clip_texts])
             for row, i in enumerate(clip_texts):
                 vectors[i][CLIP_VECTOR] = encoded[row]
+        langs = [detect(u.text) if u.text.strip() else UNDETERMINED for u in units]
         for i in with_text:
-            sparse = self.lexical.document(units[i].text)
+            sparse = self.lexical.document(units[i].text, langs[i])
             if sparse is not None:
                 vectors[i][SPARSE_VECTOR] = sparse
         now = datetime.now(UTC).isoformat(timespec="seconds")
         out = []
-        for (run, unit, index), named in zip(batch, vectors, strict=True):
-            out.append((run, self._point(run, unit, index, named, now)))
+        for (run, unit, index), named, lang in zip(batch, vectors, langs, strict=True):
+            out.append((run, self._point(run, unit, index, named, now, lang)))
         return out
 
     def _point(
-        self, run: _SourceRun, unit: UnitDraft, index: int, vectors: dict[str, Any], now: str
+        self,
+        run: _SourceRun,
+        unit: UnitDraft,
+        index: int,
+        vectors: dict[str, Any],
+        now: str,
+        lang: str = UNDETERMINED,
     ) -> PointRecord:
         source = run.source
         key = unit.locator.key()
@@ -341,6 +357,7 @@ class Indexer:
             Field.UNIT_INDEX: index,
             Field.LOCATOR: unit.locator.to_payload(),
             Field.TEXT: unit.text,
+            Field.LANG: lang,
             Field.INDEXED_AT: now,
             Field.MODELS: run.models,
             "models_key": run.models_key,
@@ -417,7 +434,12 @@ class Indexer:
         names = [self._collection(m) for m in Modality]
         if all(name in self._ensured for name in names):
             return
-        spec = collection_spec(text_dim=self.models.text().dim, clip_dim=self.models.clip().dim)
+        multilingual = self.models.multilingual()
+        spec = collection_spec(
+            text_dim=self.models.text().dim,
+            clip_dim=self.models.clip().dim,
+            multi_dim=multilingual.dim if multilingual is not None else None,
+        )
         for name in names:
             self.store.ensure_collection(name, spec)
             self._ensured.add(name)

@@ -3,35 +3,171 @@
 Documents carry saturated term frequencies; queries carry each term once; the engine applies
 IDF (the collections' sparse vector has the IDF modifier). The same encoder serves both store
 backends, so lexical scores agree between them.
+
+Every script gets a tokenisation that works for it: Qdrant's ``Multilingual`` tokenizer
+(word segmentation for Chinese, Japanese, Thai; Unicode words elsewhere), with the stopwords
+and Snowball stemmer of the text's language where Qdrant has them (``rag.langid`` names the
+language). Before that, text is normalised the same way for every language: NFKC, Arabic
+diacritics, tatweel and letter variants (alef forms, alef maqsura, teh marbuta), numbers in
+any script kept as one token (the tokenizer alone drops bare digits), and English number
+words to digits (two -> 2), so a spoken "two" finds a written "2".
+
+Text whose language is undetermined (short queries, mixed chunks) is processed as
+``FALLBACK_LANGUAGE``: the same choice for documents and queries, so they still match.
+Changing any of this changes ``LEXICAL_VERSION``, which is part of every point id.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+import re
+import threading
+import unicodedata
 from typing import Any
 
+from rag.langid import UNDETERMINED, detect
 from rag.store.base import SparseVector
 
-LEXICAL_VERSION = "bm25@qdrant-edge:english"
+LEXICAL_VERSION = "bm25@qdrant-edge:multilingual-v1"
+FALLBACK_LANGUAGE = "en"
+
+# ISO 639-1 -> (qdrant_edge.Language stopwords, qdrant_edge.SnowballLanguage stemmer).
+# None: Qdrant has none for that language (the text is still tokenised and matched).
+LANGUAGES: dict[str, tuple[str | None, str | None]] = {
+    "ar": ("Arabic", "Arabic"),
+    "az": ("Azerbaijani", None),
+    "bn": ("Bengali", None),
+    "ca": ("Catalan", None),
+    "da": ("Danish", "Danish"),
+    "de": ("German", "German"),
+    "el": ("Greek", "Greek"),
+    "en": ("English", "English"),
+    "es": ("Spanish", "Spanish"),
+    "eu": ("Basque", None),
+    "fi": ("Finnish", "Finnish"),
+    "fr": ("French", "French"),
+    "he": ("Hebrew", None),
+    "hu": ("Hungarian", "Hungarian"),
+    "hy": (None, "Armenian"),
+    "id": ("Indonesian", None),
+    "it": ("Italian", "Italian"),
+    "kk": ("Kazakh", None),
+    "ne": ("Nepali", None),
+    "nl": ("Dutch", "Dutch"),
+    "no": ("Norwegian", "Norwegian"),
+    "nb": ("Norwegian", "Norwegian"),
+    "pt": ("Portuguese", "Portuguese"),
+    "ro": ("Romanian", "Romanian"),
+    "ru": ("Russian", "Russian"),
+    "sl": ("Slovene", None),
+    "sv": ("Swedish", "Swedish"),
+    "ta": (None, "Tamil"),
+    "tg": ("Tajik", None),
+    "tr": ("Turkish", "Turkish"),
+    "zh": ("Chinese", None),
+    "ja": ("Japanese", None),
+}
+
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_ARABIC_LETTERS = str.maketrans(
+    {"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",
+     "\u0649": "\u064a", "\u0629": "\u0647", "\u0624": "\u0648", "\u0626": "\u064a"}
+)  # fmt: skip
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\b\d+\b")
+
+
+def _number_token(match: re.Match[str]) -> str:
+    # Qdrant's Multilingual tokenizer drops bare numbers: keep them as one word ("n42"),
+    # in ASCII digits whatever the script wrote them in.
+    return "n" + "".join(str(unicodedata.digit(c, 0)) for c in match.group(0))
+
+
+def normalise(text: str, language: str) -> str:
+    """Language-independent normalisation, plus English number words -> digits."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
+    if language == "en":
+        text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
+    return _NUMBER.sub(_number_token, text)
+
+
+def lexical_language(language: str | None, text: str) -> str:
+    """The language whose processing applies: given, detected, else the fallback."""
+    code = language if language and language != UNDETERMINED else detect(text)
+    return code if code in LANGUAGES else FALLBACK_LANGUAGE
 
 
 class LexicalEncoder:
     version = LEXICAL_VERSION
 
-    @cached_property
-    def _bm25(self) -> Any:
-        from qdrant_edge import Bm25, Bm25Config
+    def __init__(self) -> None:
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
-        return Bm25(Bm25Config(language="english"))
+    def _bm25(self, language: str) -> Any:
+        with self._lock:
+            model = self._models.get(language)
+            if model is None:
+                model = self._models[language] = _build(language)
+            return model
 
-    def document(self, text: str) -> SparseVector | None:
-        return self._convert(self._bm25.embed_document(text)) if text.strip() else None
+    def document(self, text: str, language: str | None = None) -> SparseVector | None:
+        if not text.strip():
+            return None
+        code = lexical_language(language, text)
+        return self._convert(self._bm25(code).embed_document(normalise(text, code)))
 
-    def query(self, text: str) -> SparseVector | None:
-        return self._convert(self._bm25.embed_query(text)) if text.strip() else None
+    def query(self, text: str, language: str | None = None) -> SparseVector | None:
+        if not text.strip():
+            return None
+        code = lexical_language(language, text)
+        return self._convert(self._bm25(code).embed_query(normalise(text, code)))
 
     @staticmethod
     def _convert(vector: Any) -> SparseVector | None:
         if not vector.indices:
             return None
         return SparseVector(tuple(vector.indices), tuple(float(v) for v in vector.values))
+
+
+def _build(language: str) -> Any:
+    import qdrant_edge as qe
+
+    stopwords_name, stemmer_name = LANGUAGES[language]
+    stopwords = getattr(qe.Language, stopwords_name) if stopwords_name else qe.StopwordsSet()
+    stemmer = (
+        qe.SnowballParams(getattr(qe.SnowballLanguage, stemmer_name))
+        if stemmer_name
+        else qe.DisabledStemmer()
+    )
+    return qe.Bm25(
+        qe.Bm25Config(tokenizer=qe.TokenizerType.Multilingual, stopwords=stopwords, stemmer=stemmer)
+    )

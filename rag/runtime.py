@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rag.store import VectorStore
     from rerankers.calibration import Calibration
     from rerankers.cross_modal import CrossModalReranker
+    from rerankers.fusion import FusionParams
     from translators.bridge import Bridge, BridgeListener
     from translators.bridge.idempotency import IdempotencyStore
     from translators.service import TranslatorService
@@ -102,15 +103,21 @@ class Runtime:
             return self._calibration
 
     # -- the parts built from them -----------------------------------------------------
-    def searcher(self, calibration: Calibration | None = None) -> Searcher:
+    def searcher(
+        self, calibration: Calibration | None = None, *, fusion: FusionParams | None = None
+    ) -> Searcher:
         """The search pipeline; built once with the runtime's calibration, or anew with
-        the one given (eval compares calibrations on one index)."""
-        if calibration is None and self._searcher is not None:
+        the calibration or fusion parameters given (eval and benches compare them on one
+        index)."""
+        if calibration is None and fusion is None and self._searcher is not None:
             return self._searcher
         from rag.search.pipeline import Searcher
 
-        built = Searcher(self.settings, self.models, self.store, calibration or self.calibration)
-        if calibration is not None:
+        options: dict[str, Any] = {} if fusion is None else {"fusion_params": fusion}
+        built = Searcher(
+            self.settings, self.models, self.store, calibration or self.calibration, **options
+        )
+        if calibration is not None or fusion is not None:
             return built
         with self._lock:
             self._searcher = self._searcher or built

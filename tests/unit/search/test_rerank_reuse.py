@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag.models import ModelRegistry
-from rag.models.fakes import FakeClip, FakeTextEmbedder
+from rag.models.fakes import FakeClip, FakeMultilingual, FakeTextEmbedder
 from rag.settings import Settings
 from rerankers.calibration import RERANK_TEXT
 from rerankers.cross_modal import CrossModalReranker, RerankCandidate, RerankQuery
@@ -20,7 +20,14 @@ def text_model() -> FakeTextEmbedder:
 @pytest.fixture
 def reranker(settings: Settings, text_model: FakeTextEmbedder) -> CrossModalReranker:
     clip = FakeClip()
-    models = ModelRegistry(settings, loaders={"text": lambda _: text_model, "clip": lambda _: clip})
+    models = ModelRegistry(
+        settings,
+        loaders={
+            "text": lambda _: text_model,
+            "clip": lambda _: clip,
+            "multilingual": lambda _: FakeMultilingual(),
+        },
+    )
     return CrossModalReranker(models, max_image_pixels=1_000_000)
 
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from indexers.pipeline import Indexer
 from rag.api import create_app
 from rag.models import ModelRegistry
-from rag.models.fakes import FakeClip, FakeOcr, FakeTextEmbedder, FakeTranscriber
+from rag.models.fakes import FakeClip, FakeMultilingual, FakeOcr, FakeTextEmbedder, FakeTranscriber
 from rag.search.pipeline import Searcher
 from rag.search.request import SearchFilters, SearchRequest
 from rag.settings import Settings
@@ -41,6 +41,7 @@ def fake_registry(settings: Settings) -> ModelRegistry:
             "clip": lambda _: clip,
             "ocr": lambda _: ocr,
             "whisper": lambda _: whisper,
+            "multilingual": lambda _: FakeMultilingual(),
         },
     )
 
@@ -131,8 +132,17 @@ def test_explain_shows_every_stage(searcher: Searcher) -> None:
     )
     explain = response.results[0].explain
     assert explain is not None
-    assert set(explain) == {"retrieval", "calibrated", "weights", "fused", "rerank", "final"}
+    assert set(explain) == {
+        "retrieval",
+        "calibrated",
+        "weights",
+        "fused",
+        "rerank",
+        "rerank_trust",
+        "final",
+    }
     assert "text" in explain["retrieval"]
+    assert "text_multi" in explain["retrieval"]
     assert "rerank_text" in explain["rerank"]
     assert explain["final"] == response.results[0].score
 
@@ -346,3 +356,16 @@ def test_rerank_text_scores_equal_a_fresh_encoding_of_the_context(searcher: Sear
         assert got == pytest.approx(float(text_model.encode([context])[0] @ query_vector), abs=1e-5)
         checked += 1
     assert checked >= 3
+
+
+def test_queries_in_a_language_the_text_model_lacks_keep_their_fused_order(
+    searcher: Searcher,
+) -> None:
+    response = searcher.search(
+        SearchRequest(text="Der rote Zug kommt jede Stunde am Bahnhof an", explain=True),
+        tenant="default",
+    )
+    assert response.results
+    for hit in response.results:
+        assert hit.explain is not None
+        assert hit.explain["rerank_trust"].get("rerank_text", 0.0) == 0.0

