@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from bench.api_fuzz import run
 from rag.models import ModelRegistry
-from rag.models.fakes import FakeClip, FakeLLM, FakeOcr, FakeTextEmbedder, FakeTranscriber
+from rag.models.fakes import (
+    FakeClip,
+    FakeLLM,
+    FakeMultilingual,
+    FakeOcr,
+    FakeTextEmbedder,
+    FakeTranscriber,
+)
 from tests.conftest import SettingsFactory
 from tests.unit.live_app import serve_app
 
@@ -20,6 +27,7 @@ def test_fuzz_suite_finds_no_5xx(make_settings: SettingsFactory) -> None:
         settings,
         loaders={
             "text": lambda _: FakeTextEmbedder(),
+            "multilingual": lambda _: FakeMultilingual(),
             "clip": lambda _: FakeClip(),
             "ocr": lambda _: FakeOcr(""),
             "whisper": lambda _: FakeTranscriber(),

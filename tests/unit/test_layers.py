@@ -6,7 +6,7 @@ Three rings, imports only point down (or sideways inside a ring where allowed):
         |
     libraries  indexers  rerankers  translators  rag/search
         |
-    kernel     rag/errors.py  types  settings  logging_setup  lexical  rag/models  rag/store
+    kernel     rag/errors.py  types  settings  logging_setup  lexical  langid  rag/models  rag/store
                rag/media (decoding images and audio windows)
 
 ``translators`` stands alone: of mmrag it imports only itself and ``rag/errors.py``.
@@ -36,6 +36,7 @@ PARTS: dict[str, tuple[str, int]] = {
     "rag/settings.py": ("rag/settings", KERNEL),
     "rag/logging_setup.py": ("rag/logging_setup", KERNEL),
     "rag/lexical.py": ("rag/lexical", KERNEL),
+    "rag/langid.py": ("rag/langid", KERNEL),
     "rag/models/": ("rag/models", KERNEL),
     "rag/store/": ("rag/store", KERNEL),
     "rag/media/": ("rag/media", KERNEL),
