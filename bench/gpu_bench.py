@@ -353,9 +353,26 @@ def _rerank_inputs(
         RerankCandidate(f"t{i}", "text", {"text": p, "title": f"Passage {i}"}, 0.5)
         for i, p in enumerate(passages)
     ] + [
-        RerankCandidate(f"i{i}", "image", {"path": str(f), "text": ""}) for i, f in enumerate(files)
+        RerankCandidate(f"i{i}", "image", payload)
+        for i, payload in enumerate(_image_payloads(runtime, files))
     ]
     return rerank_query, candidates
+
+
+def _image_payloads(runtime: Runtime, files: list[Path]) -> list[dict[str, Any]]:
+    """What indexing stores for each image (its flip-averaged rerank vector and the CLIP
+    version), computed here once, outside the timed work, the way the indexer does."""
+    from indexers.pipeline import encode_images_for_rerank
+    from rag.media.image import load_image
+
+    clip = runtime.models.clip()
+    max_pixels = runtime.settings.index.max_image_pixels
+    images = [load_image(f, max_pixels=max_pixels)[0] for f in files]
+    encoded = encode_images_for_rerank(clip, images)
+    return [
+        {"path": str(f), "text": "", "rerank_clip": rerank, "models": {"clip": clip.version}}
+        for f, (_, rerank) in zip(files, encoded, strict=True)
+    ]
 
 
 def bench_rerank(

@@ -99,11 +99,12 @@ def _image_files() -> list[Path]:
 
 
 def synthetic_points(
-    n: int, seed: int
+    n: int, seed: int, clip_version: str = "bench"
 ) -> tuple[dict[str, list[Any]], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """``n`` points split over the three collections a default request searches (text,
     image, audio: every third point), with their dense matrices per collection. Image points
-    name a real COCO file, so reranking re-reads and encodes it as it does when served."""
+    carry the rerank vector indexing stores (``rerank_clip``, of ``clip_version``), so
+    reranking scores them as it does when served, without decoding anything."""
     from rag.lexical import LexicalEncoder
     from rag.store.base import PointRecord
 
@@ -140,6 +141,8 @@ def synthetic_points(
         }
         if modality == "image" and images:
             payload["path"] = str(images[i % len(images)])
+            payload["rerank_clip"] = clip[i].astype(float).tolist()
+            payload["models"] = {"clip": clip_version}
         elif modality == "audio":
             payload["context"] = words
             payload["locator"] = {"start_s": 0.0, "end_s": 5.0}
@@ -176,7 +179,7 @@ def latency_at(
     from rag.store.server import ServerStore
     from rerankers.calibration import Calibration
 
-    points, text_by, clip_by = synthetic_points(size, seed=size)
+    points, text_by, clip_by = synthetic_points(size, seed=size, clip_version=models.clip().version)
     out: dict[str, Any] = {"points": size}
     settings = _settings(work / f"lat-{size}")
     settings = settings.model_copy(
@@ -262,10 +265,22 @@ def rerank_throughput(models: Any, repeat: int = 3) -> dict[str, Any]:
         RerankCandidate(str(p["_id"]), "text", {"text": p["text"], "title": p.get("title")})
         for p in passages
     ]
+    from indexers.pipeline import encode_images_for_rerank
+    from rag.media.image import load_image
+
     image_dir = SHARED / "image_caption" / "coco2017_subset" / "images" / "val2017"
+    files = sorted(image_dir.glob("*.jpg"))[:20]
+    clip = models.clip()
+    decoded = [load_image(f, max_pixels=models.settings.index.max_image_pixels)[0] for f in files]
+    # what indexing stores for each image (outside the timed part, as at index time)
+    stored = encode_images_for_rerank(clip, decoded)
     images = [
-        RerankCandidate(f"i{n}", "image", {"path": str(p)})
-        for n, p in enumerate(sorted(image_dir.glob("*.jpg"))[:20])
+        RerankCandidate(
+            f"i{n}",
+            "image",
+            {"path": str(f), "rerank_clip": rerank, "models": {"clip": clip.version}},
+        )
+        for n, (f, (_, rerank)) in enumerate(zip(files, stored, strict=True))
     ]
     query = "what is the boiling point of water at high altitude"
     q = RerankQuery(

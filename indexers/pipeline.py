@@ -22,7 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from indexers import identity
 from indexers.discovery import Discovered, discover
@@ -41,6 +43,7 @@ from rag.langid import UNDETERMINED, detect
 from rag.lexical import LexicalEncoder
 from rag.media.errors import ExtractionError
 from rag.models import ModelRegistry
+from rag.models.ports import ImageTextEncoder, Vectors
 from rag.settings import ModelKind, Settings
 from rag.store.base import Filter, HasId, MatchValue, PointRecord, VectorStore
 from rag.store.collections import (
@@ -53,6 +56,9 @@ from rag.store.collections import (
     collection_spec,
 )
 from rag.types import Modality, UnitState
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 logger = logging.getLogger(__name__)
 
@@ -315,9 +321,11 @@ class Indexer:
                     vectors[i][MULTI_VECTOR] = encoded[row]
         clip = self.models.clip() if images or clip_texts else None
         if clip is not None and images:
-            encoded = clip.encode_images([units[i].image for i in images])  # type: ignore[misc]
-            for row, i in enumerate(images):
-                vectors[i][CLIP_VECTOR] = encoded[row]
+            pictures = [image for i in images if (image := units[i].image) is not None]
+            encoded_images = encode_images_for_rerank(clip, pictures)
+            for i, (vector, rerank_vector) in zip(images, encoded_images, strict=True):
+                vectors[i][CLIP_VECTOR] = vector
+                units[i].extra[Field.RERANK_CLIP] = rerank_vector
         if clip is not None and clip_texts:
             encoded = clip.encode_texts([units[i].text for i in clip_texts])
             for row, i in enumerate(clip_texts):
@@ -483,3 +491,18 @@ class Indexer:
     def _result(self, result: FileResult) -> None:
         self._report.results.append(result)
         self.listener.file_finished(result)
+
+
+def encode_images_for_rerank(
+    clip: ImageTextEncoder, images: Sequence[Image.Image]
+) -> list[tuple[Vectors, list[float]]]:
+    """Each image's CLIP vector, and the rerank stage's view of it (the vector averaged with
+    the mirrored image's, normalised), in one batch: reranking then needs no decoding of the
+    original at query time."""
+    from PIL import ImageOps
+
+    encoded = clip.encode_images([*images, *(ImageOps.mirror(image) for image in images)])
+    n = len(images)
+    merged = encoded[:n] + encoded[n:]
+    merged /= np.maximum(np.linalg.norm(merged, axis=1, keepdims=True), 1e-12)
+    return [(encoded[row], merged[row].astype(float).tolist()) for row in range(n)]

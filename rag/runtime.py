@@ -127,9 +127,7 @@ class Runtime:
         """The cross-modal reranking stage alone (the searcher builds its own)."""
         from rerankers.cross_modal import CrossModalReranker
 
-        return CrossModalReranker(
-            self.models, max_image_pixels=self.settings.index.max_image_pixels
-        )
+        return CrossModalReranker(self.models)
 
     def indexer(self, *, listener: ProgressListener | None = None) -> Indexer:
         """An indexer (not re-entrant: one per indexing call)."""

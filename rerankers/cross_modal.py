@@ -6,8 +6,10 @@ Each candidate is rescored with everything it carries:
   cross-encoder, else by the sentence encoder on that richer context (when the context is
   exactly the text the index embedded, the first stage's dense score of it is that very
   number, so it is reused instead of encoding the text again);
-- pixels: images are re-read from their original file and encoded through CLIP (with a
-  horizontal-flip view averaged in), against the query's text or image CLIP vector.
+- pixels: an image's CLIP vector with its horizontal-flip view averaged in, computed when it
+  was indexed (payload ``rerank_clip``), against the query's text or image CLIP vector. No
+  original is decoded at query time; a point indexed by another CLIP model (or before these
+  vectors were stored) keeps its first-stage scores until it is re-indexed.
 Model calls are batched; they run on CUDA when the models were loaded there.
 """
 
@@ -16,16 +18,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rerankers.calibration import RERANK_CLIP, RERANK_TEXT
 
-if TYPE_CHECKING:
-    from PIL import Image
+RERANK_CLIP_FIELD = "rerank_clip"  # rag.store.collections.Field.RERANK_CLIP
 
+if TYPE_CHECKING:
     from rag.models import ModelRegistry
 
 logger = logging.getLogger(__name__)
@@ -59,9 +60,8 @@ def context_text(candidate: RerankCandidate) -> str:
 
 
 class CrossModalReranker:
-    def __init__(self, models: ModelRegistry, *, max_image_pixels: int) -> None:
+    def __init__(self, models: ModelRegistry) -> None:
         self._models = models
-        self._max_image_pixels = max_image_pixels
 
     @property
     def uses_cross_encoder(self) -> bool:
@@ -121,37 +121,21 @@ class CrossModalReranker:
         )
         if target is None:
             return
-        images: list[tuple[RerankCandidate, Image.Image]] = []
+        clip = self._models.clip()
+        stored: list[tuple[RerankCandidate, list[float]]] = []
         for candidate in candidates:
             if candidate.modality != "image":
                 continue
-            image = self._open(candidate)
-            if image is not None:
-                images.append((candidate, image))
-        if not images:
+            vector = candidate.payload.get(RERANK_CLIP_FIELD)
+            models = candidate.payload.get("models") or {}
+            current = models.get("clip") == clip.version
+            if current and isinstance(vector, list) and len(vector) == clip.dim:
+                stored.append((candidate, vector))
+                continue
+            logger.debug("no rerank vector of the current CLIP model for %s", candidate.id)
+        if not stored:
             return
-        from PIL import ImageOps
-
-        clip = self._models.clip()
-        views = [im for _, im in images] + [ImageOps.mirror(im) for _, im in images]
-        vectors = clip.encode_images(views)
-        n = len(images)
-        merged = vectors[:n] + vectors[n:]
-        merged /= np.linalg.norm(merged, axis=1, keepdims=True)
-        scores = merged @ target
-        for (candidate, _), score in zip(images, scores, strict=True):
+        matrix = np.asarray([vector for _, vector in stored], dtype=np.float32)
+        scores = matrix @ np.asarray(target, dtype=np.float32)
+        for (candidate, _), score in zip(stored, scores, strict=True):
             out[candidate.id][RERANK_CLIP] = float(score)
-
-    def _open(self, candidate: RerankCandidate) -> Image.Image | None:
-        from rag.media.errors import ExtractionError
-        from rag.media.image import load_image
-
-        path = candidate.payload.get("path")
-        if not path or not Path(path).is_file():
-            return None  # the original moved away since indexing: keep first-stage scores
-        try:
-            image, _ = load_image(Path(path), max_pixels=self._max_image_pixels)
-        except ExtractionError:
-            logger.warning("cannot re-read %s for reranking", path)
-            return None
-        return image

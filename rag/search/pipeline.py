@@ -89,7 +89,7 @@ class Searcher:
         self.calibration = calibration
         self.fusion_params = fusion_params or FusionParams()
         self.lexical = LexicalEncoder()
-        self.reranker = CrossModalReranker(models, max_image_pixels=settings.index.max_image_pixels)
+        self.reranker = CrossModalReranker(models)
 
     def search(
         self, request: SearchRequest, *, tenant: str, options: SearchOptions = SearchOptions()

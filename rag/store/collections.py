@@ -31,6 +31,9 @@ class Field:
     LANG = "lang"  # identified language of the unit's text (rag.langid), "und" if unsure
     INDEXED_AT = "indexed_at"
     MODELS = "models"
+    # An image's CLIP vector averaged with its mirrored view's, normalised: what the rerank
+    # stage compares with the query, computed at index time so no query decodes an original.
+    RERANK_CLIP = "rerank_clip"
     STATE = "state"
     START_S = "locator.start_s"
     END_S = "locator.end_s"

@@ -28,7 +28,7 @@ def reranker(settings: Settings, text_model: FakeTextEmbedder) -> CrossModalRera
             "multilingual": lambda _: FakeMultilingual(),
         },
     )
-    return CrossModalReranker(models, max_image_pixels=1_000_000)
+    return CrossModalReranker(models)
 
 
 def _query(text_model: FakeTextEmbedder, text: str) -> RerankQuery:
