@@ -42,6 +42,7 @@ from rag.errors import MmragError, StoreError
 from rag.langid import UNDETERMINED, detect
 from rag.lexical import LexicalEncoder
 from rag.media.errors import ExtractionError
+from rag.media.thumbnails import thumbnail_name, write_thumbnail
 from rag.models import ModelRegistry
 from rag.models.ports import ImageTextEncoder, Vectors
 from rag.settings import ModelKind, Settings
@@ -326,6 +327,13 @@ class Indexer:
             for i, (vector, rerank_vector) in zip(images, encoded_images, strict=True):
                 vectors[i][CLIP_VECTOR] = vector
                 units[i].extra[Field.RERANK_CLIP] = rerank_vector
+            for i in images:
+                run, _, index = batch[i]
+                image = units[i].image
+                if image is not None:
+                    name = thumbnail_name(run.source.sha256, index)
+                    write_thumbnail(self.settings.data_dir, name, image)
+                    units[i].extra[Field.THUMBNAIL] = name
         if clip is not None and clip_texts:
             encoded = clip.encode_texts([units[i].text for i in clip_texts])
             for row, i in enumerate(clip_texts):

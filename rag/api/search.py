@@ -262,7 +262,15 @@ def media(
     point_id: str,
     state: State,
     tenant: Tenant,
-    thumb: Annotated[int | None, Query(ge=16, le=1024, description="Image thumbnail size")] = None,
+    thumb: Annotated[
+        int | None,
+        Query(
+            ge=16,
+            le=1024,
+            description="Image thumbnail size (made at index time, at most 512 px; a larger "
+            "size gets the 512-px thumbnail)",
+        ),
+    ] = None,
 ) -> Response:
     import uuid
     from pathlib import Path
@@ -280,12 +288,12 @@ def media(
                 continue  # another tenant's point is indistinguishable from a missing one
             if point.payload.get(PayloadField.STATE) != UnitState.LIVE:
                 continue  # pending: not indexed yet (or being rolled back), as search sees it
+            if thumb and modality is Modality.IMAGE:
+                return _thumbnail(state.settings.data_dir, point.payload, thumb)
             path = Path(str(point.payload.get("path", "")))
             if not path.is_file():
                 raise NotFoundError("the original file is no longer where it was indexed")
             mime = str(point.payload.get("mime") or "application/octet-stream")
-            if thumb and modality is Modality.IMAGE:
-                return _thumbnail(path, thumb, state.settings.index.max_image_pixels)
             return MediaFileResponse(path, media_type=_safe_type(mime), headers=_media_headers())
     raise NotFoundError(f"no result {point_id!r}")
 
@@ -305,13 +313,12 @@ def _media_headers() -> dict[str, str]:
     }
 
 
-def _thumbnail(path: Any, size: int, max_pixels: int) -> Response:
-    import io
+def _thumbnail(data_dir: Any, payload: dict[str, Any], size: int) -> Response:
+    """The thumbnail made when the image was indexed, scaled to ``size``: no request decodes
+    the original (a 64-megapixel photo would cost seconds and a gigabyte per request)."""
+    from rag.media.thumbnails import read_thumbnail
 
-    from rag.media.image import load_image
-
-    image, _ = load_image(path, max_pixels=max_pixels)
-    image.thumbnail((size, size))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return Response(buffer.getvalue(), media_type="image/jpeg", headers=_media_headers())
+    data = read_thumbnail(data_dir, str(payload.get(PayloadField.THUMBNAIL) or ""), size)
+    if data is None:
+        raise NotFoundError("no thumbnail was stored for this image: index it again")
+    return Response(data, media_type="image/jpeg", headers=_media_headers())

@@ -34,6 +34,7 @@ class Field:
     # An image's CLIP vector averaged with its mirrored view's, normalised: what the rerank
     # stage compares with the query, computed at index time so no query decodes an original.
     RERANK_CLIP = "rerank_clip"
+    THUMBNAIL = "thumbnail"  # an image unit's thumbnail, made at index time (rag.media)
     STATE = "state"
     START_S = "locator.start_s"
     END_S = "locator.end_s"
