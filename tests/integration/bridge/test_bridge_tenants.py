@@ -112,9 +112,9 @@ def test_cli_names_tenants_and_calls_on_behalf_of_one(tmp_path: Path, upstream: 
     body = json.dumps(ADD)
     assert _mmrag(data, "call", "calc", "Add", body, "--tenant", "acme").returncode == 0
     refused = _mmrag(data, "call", "calc", "Add", body, "--tenant", "initech")
-    assert refused.returncode == 3
+    assert refused.returncode == 2  # not found (exit codes: README)
     assert "no bridge service named 'calc'" in refused.stderr
-    assert _mmrag(data, "call", "calc", "Add", body).returncode == 3  # not the default tenant
+    assert _mmrag(data, "call", "calc", "Add", body).returncode == 2  # not the default tenant
     wildcard = _mmrag(
         data, "add", "calc2", calc, "--basic-user", "alice", "--tenant", "*", stdin="pw\n"
     )
