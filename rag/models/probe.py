@@ -57,6 +57,19 @@ def _probe_text(registry: ModelRegistry) -> str:
     )
 
 
+def _probe_multilingual(registry: ModelRegistry) -> str:
+    embedder = registry.multilingual()
+    assert embedder is not None  # disabled kinds are not probed
+    vectors = embedder.encode(
+        ["a dog runs on the beach", "ein Hund rennt am Strand", "das Steuerrecht"]
+    )
+    near, far = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
+    return (
+        f"{embedder.dim}-d embedding; cosine(dog/beach en, de)={near:.3f} "
+        f"> cosine(dog/beach, Steuerrecht)={far:.3f}"
+    )
+
+
 def _probe_whisper(registry: ModelRegistry) -> str:
     transcriber = registry.whisper()
     resource = importlib.resources.files("rag.assets").joinpath(SPEECH_SAMPLE)
@@ -98,6 +111,7 @@ def _probe_reranker(registry: ModelRegistry) -> str:
 _PROBES: dict[ModelKind, Callable[[ModelRegistry], str]] = {
     "reranker": _probe_reranker,
     "text": _probe_text,
+    "multilingual": _probe_multilingual,
     "whisper": _probe_whisper,
     "ocr": _probe_ocr,
     "clip": _probe_clip,

@@ -119,7 +119,7 @@ def test_mmrag_models_json(models: ModelRegistry, cli_env: None) -> None:
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     reports = {m["kind"]: m for m in body["models"]}
-    assert set(reports) == {"text", "whisper", "ocr", "clip", "llm", "reranker"}
+    assert set(reports) == {"text", "multilingual", "whisper", "ocr", "clip", "llm", "reranker"}
     assert reports["reranker"]["detail"] == "not configured (optional)"
     for report in reports.values():
         assert set(report) >= {"name", "kind", "source", "ok", "detail"}
@@ -141,7 +141,7 @@ def test_registry_state_after_use(models: ModelRegistry) -> None:
     assert status.device == "cpu"
 
 
-@pytest.mark.parametrize("kind", ["text", "whisper", "ocr", "clip", "llm"])  # reranker: optional
+@pytest.mark.parametrize("kind", ["text", "multilingual", "whisper", "ocr", "clip", "llm"])
 def test_every_source_resolves_without_loading(session_settings: Settings, kind: str) -> None:
     source = resolve(kind, session_settings)  # type: ignore[arg-type]
     assert source.location
