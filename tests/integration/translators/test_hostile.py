@@ -462,12 +462,16 @@ def test_attribute_work_is_linear(tmp_path: Path) -> None:
     service = TranslatorService(settings)
     service.load(WsdlRef(path=FIXTURES / "constructs.wsdl"))  # compiling is not under test
     for wsdl in (None, WsdlRef(path=FIXTURES / "constructs.wsdl")):
+        service.translate(_with_attributes(1_000), wsdl)  # warm-up
         seconds = {}
         for count in (25_000, 100_000):
             body = _with_attributes(count)
-            started = time.process_time()
-            result = service.translate(body, wsdl)
-            seconds[count] = time.process_time() - started
+            runs = []
+            for _ in range(2):  # the better of two: a collection pause is not the algorithm
+                started = time.process_time()
+                result = service.translate(body, wsdl)
+                runs.append(time.process_time() - started)
+            seconds[count] = min(runs)
             extension = result.data["GetOrderResponse"]["order"]["extension"]
             assert extension[f"@a{count - 1}"] == f"v{count - 1}", result.mode
         assert seconds[100_000] < 3.0, (result.mode, seconds)
