@@ -75,8 +75,8 @@ EXAMPLES = {
         },
     },
     "folder": {
-        "summary": "Only sources under a folder",
-        "value": {"text": "clock tower", "source_prefix": "samples/text/"},
+        "summary": "Only sources under a folder (its absolute path, as `mmrag index` saw it)",
+        "value": {"text": "clock tower", "source_prefix": "/srv/mmrag/samples/text/"},
     },
 }
 MULTIPART_SCHEMA = {
