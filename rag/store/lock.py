@@ -16,8 +16,9 @@ from pathlib import Path
 from rag.errors import StoreLockedError
 
 
-class StoreLock:
-    """An exclusive, non-blocking ``flock`` on one file, re-entrant within its holder."""
+class FileLock:
+    """An exclusive, non-blocking ``flock`` on one file, re-entrant within its holder; the
+    holder's pid is written into the file for people to read."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -27,28 +28,21 @@ class StoreLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> None:
-        """Take the lock, or raise :class:`StoreLockedError` when another holder has it."""
+    def try_acquire(self) -> bool:
+        """Take the lock without waiting; False when another process holds it."""
         if self._fd is not None:
-            return
+            return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            holder = self.holder()
-            raise StoreLockedError(
-                f"the embedded store {self.path.with_suffix('')} is open in another process"
-                + (f" (pid {holder})" if holder else "")
-                + " (a running `mmrag serve`?); one process owns an embedded store: send the "
-                "work to it through the HTTP API, stop it, or use the server backend",
-                path=str(self.path.with_suffix("")),
-                pid=holder,
-            ) from None
+            return False
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())  # for people: who holds it
         self._fd = fd
+        return True
 
     def release(self) -> None:
         if self._fd is not None:
@@ -62,6 +56,24 @@ class StoreLock:
             return int(self.path.read_text().strip() or 0) or None
         except (OSError, ValueError):
             return None
+
+
+class StoreLock(FileLock):
+    """The embedded store's lock: a refused attempt is a :class:`StoreLockedError`."""
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`StoreLockedError` when another holder has it."""
+        if self.try_acquire():
+            return
+        holder = self.holder()
+        raise StoreLockedError(
+            f"the embedded store {self.path.with_suffix('')} is open in another process"
+            + (f" (pid {holder})" if holder else "")
+            + " (a running `mmrag serve`?); one process owns an embedded store: send the "
+            "work to it through the HTTP API, stop it, or use the server backend",
+            path=str(self.path.with_suffix("")),
+            pid=holder,
+        )
 
 
 def store_lock(root: Path) -> StoreLock:
