@@ -39,7 +39,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import quote
 
 __all__ = [
@@ -64,18 +64,7 @@ DeviationKind = Literal[
     "wrapper",
     "missing_part",
 ]
-DEVIATION_KINDS: tuple[str, ...] = (
-    "nil",
-    "facet",
-    "lexical",
-    "attribute",
-    "unknown_element",
-    "repeated",
-    "text",
-    "missing",
-    "wrapper",
-    "missing_part",
-)
+DEVIATION_KINDS: tuple[str, ...] = get_args(DeviationKind)
 Path = tuple[str | int, ...]
 Part = Literal["body", "headers"]
 MAX_HEADER_CHARS = 1024
