@@ -17,6 +17,20 @@ LANGID_VERSION = "py3langid-0.4.0"
 MIN_LETTERS = 3
 MIN_CONFIDENCE = 0.5
 
+# py3langid also names some regional varieties and historic forms; search treats them as the
+# macrolanguage a model's coverage list and Qdrant's stemmers use (a Chinese question is often
+# classified as Wu, an Egyptian Arabic one as ``arz``), so ``lang=zh`` filters find them too.
+MACROLANGUAGE = {
+    "wuu": "zh",
+    "yue": "zh",
+    "arz": "ar",
+    "ary": "ar",
+    "grc": "el",
+    "hbo": "he",
+    "uzs": "uz",
+    "zxx": UNDETERMINED,  # "no linguistic content"
+}
+
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 _lock = threading.Lock()
 
@@ -34,7 +48,14 @@ def detect(text: str, *, min_confidence: float = MIN_CONFIDENCE) -> str:
         return UNDETERMINED
     with _lock:  # the identifier keeps scratch state
         code, confidence = _identifier().classify(text[:4000])
-    return str(code) if float(confidence) >= min_confidence else UNDETERMINED
+    if float(confidence) < min_confidence:
+        return UNDETERMINED
+    return macrolanguage(str(code))
+
+
+def macrolanguage(code: str) -> str:
+    """The code search uses for py3langid's ``code`` (see ``MACROLANGUAGE``)."""
+    return MACROLANGUAGE.get(code, code)
 
 
 def coverage_language(text: str, lang: str) -> str:
@@ -52,4 +73,9 @@ def coverage_language(text: str, lang: str) -> str:
         return UNDETERMINED
     with _lock:
         code, _ = _identifier().classify(text[:4000])
-    return str(code)
+    return macrolanguage(str(code))
+
+
+def covers(languages: tuple[str, ...], lang: str) -> bool:
+    """Whether a model trained on ``languages`` (() = all) covers a text in ``lang``."""
+    return not languages or lang == UNDETERMINED or lang in languages

@@ -9,8 +9,9 @@ Every script gets a tokenisation that works for it: Qdrant's ``Multilingual`` to
 and Snowball stemmer of the text's language where Qdrant has them (``rag.langid`` names the
 language). Before that, text is normalised the same way for every language: NFKC, Arabic
 diacritics, tatweel and letter variants (alef forms, alef maqsura, teh marbuta), numbers in
-any script kept as one token (the tokenizer alone drops bare digits), and English number
-words to digits (two -> 2), so a spoken "two" finds a written "2".
+any script kept as one token (the tokenizer alone drops bare digits), English number words
+to digits (two -> 2), so a spoken "two" finds a written "2", and character bigrams of Chinese
+and Japanese runs added beside the segmented words (``cjk_bigrams``).
 
 Text whose language is undetermined (short queries, mixed chunks) is processed as
 ``FALLBACK_LANGUAGE``: the same choice for documents and queries, so they still match.
@@ -22,12 +23,13 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from itertools import pairwise
 from typing import Any
 
 from rag.langid import UNDETERMINED, detect
 from rag.store.base import SparseVector
 
-LEXICAL_VERSION = "bm25@qdrant-edge:multilingual-v1"
+LEXICAL_VERSION = "bm25@qdrant-edge:multilingual-v2"
 FALLBACK_LANGUAGE = "en"
 
 # ISO 639-1 -> (qdrant_edge.Language stopwords, qdrant_edge.SnowballLanguage stemmer).
@@ -80,6 +82,9 @@ _ENGLISH_NUMBERS = (
 _NUMBER_WORDS = {word: str(value) for value, word in enumerate(_ENGLISH_NUMBERS)}
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\b\d+\b")
+# Runs of Han ideographs and kana: the scripts Lucene's CJKBigramFilter (Elasticsearch's `cjk`
+# analyzer) covers besides Hangul, which is written with spaces.
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 
 
 def _number_token(match: re.Match[str]) -> str:
@@ -88,13 +93,31 @@ def _number_token(match: re.Match[str]) -> str:
     return "n" + "".join(str(unicodedata.digit(c, 0)) for c in match.group(0))
 
 
+def cjk_bigrams(text: str) -> list[str]:
+    """Overlapping character bigrams of every Han/kana run, each as one ASCII word.
+
+    Word segmentation misses what its dictionary lacks (transliterated names, new terms) and
+    splits differently in a short query than in a passage; the bigrams of the same run match
+    regardless. Word tokens plus bigrams is the usual remedy in Chinese and Japanese retrieval
+    (Lucene's CJKBigramFilter). They are spelled ``c`` + the two code points in decimal so the
+    tokenizer keeps each as one word and no stemmer touches it.
+    """
+    out: list[str] = []
+    for run in _CJK_RUN.findall(text):
+        out += [f"c{ord(a):06d}{ord(b):06d}" for a, b in pairwise(run)]
+    return out
+
+
 def normalise(text: str, language: str) -> str:
-    """Language-independent normalisation, plus English number words -> digits."""
+    """Language-independent normalisation, plus English number words -> digits and CJK
+    bigrams appended."""
     text = unicodedata.normalize("NFKC", text)
     text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
     if language == "en":
         text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
-    return _NUMBER.sub(_number_token, text)
+    text = _NUMBER.sub(_number_token, text)
+    bigrams = cjk_bigrams(text)
+    return f"{text} {' '.join(bigrams)}" if bigrams else text
 
 
 def lexical_language(language: str | None, text: str) -> str:

@@ -14,20 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rag.langid import UNDETERMINED
+from rag.langid import covers
 from rerankers.calibration import CLIP_IMAGE, CLIP_TEXT, RERANK_CLIP, RERANK_TEXT, TEXT_DENSE
 from rerankers.fusion import RELIABILITY_FLOOR
+
+__all__ = ["COUNTERPARTS", "covers", "relative_trust", "rerank_trust"]
 
 # rerank signal -> first-stage signals of the same model
 COUNTERPARTS: dict[str, tuple[str, ...]] = {
     RERANK_TEXT: (TEXT_DENSE,),
     RERANK_CLIP: (CLIP_TEXT, CLIP_IMAGE),
 }
-
-
-def covers(languages: tuple[str, ...], lang: str) -> bool:
-    """Whether a model trained on ``languages`` (() = all) covers a text in ``lang``."""
-    return not languages or lang == UNDETERMINED or lang in languages
 
 
 def relative_trust(
