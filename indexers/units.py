@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,8 @@ from rag.types import Locator, Modality
 if TYPE_CHECKING:
     from PIL import Image
 
+    from indexers.text import ChunkBudget
+    from indexers.text.sections import TextSection
     from rag.models.ports import OcrReader
     from rag.models.registry import ModelRegistry
     from rag.settings import IndexSettings
@@ -46,9 +48,10 @@ def units_for(
 def text_units(
     source: SourceFile, models: ModelRegistry, settings: IndexSettings
 ) -> Iterator[UnitDraft]:
-    from indexers.text import chunk_sections, extract_sections
+    from indexers.text import chunk_sections_by, extract_sections
 
-    embedder = models.text()
+    models.text()
+    budget_of = section_budgets(models, settings)
     sections = extract_sections(
         source.path,
         json_text_field=settings.json_text_field,
@@ -63,12 +66,7 @@ def text_units(
                 titles[(section.page, section.record)] = section.title
             yield section
 
-    for chunk in chunk_sections(
-        remember_titles(),
-        count_tokens=embedder.count_tokens,
-        max_tokens=embedder.max_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-    ):
+    for chunk in chunk_sections_by(remember_titles(), budget_of):
         locator = Locator(
             char_start=chunk.char_start,
             char_end=chunk.char_end,
@@ -77,6 +75,42 @@ def text_units(
         )
         title = titles.get((chunk.page, chunk.record))
         yield UnitDraft(locator, chunk.text, extra={"title": title} if title else {})
+
+
+def section_budgets(
+    models: ModelRegistry, settings: IndexSettings
+) -> Callable[[TextSection], ChunkBudget]:
+    """The chunk budget of a section: the text model's tokens when it covers the section's
+    language, else characters up to what the multilingual encoder reads.
+
+    A sentence encoder's token limit exists because it truncates beyond it. For a language
+    the text model was not trained on its tokenizer shatters words into many pieces (Greek,
+    Arabic, Hindi: about four times as many as English), so its budget would cut a passage
+    into fragments that the signals that do read the language (lexical matching, the
+    multilingual encoder) then see only piecemeal: BM25 over such fragments ranked XQuAD
+    passages 0.016-0.033 nDCG@10 lower than over whole passages in Greek, Arabic, Russian and
+    Hindi. Such sections are cut by characters instead (``approximate_tokens``, up to the
+    multilingual encoder's ``max_chars``); the text model's vector of them reads their start,
+    and fusion weights it as a model outside its languages.
+    """
+    from indexers.text import ChunkBudget, approximate_tokens
+    from indexers.text.chunking import CHARS_PER_TOKEN
+    from rag.langid import covers, detect
+
+    embedder = models.text()
+    spec = models.settings.models
+    overlap = settings.chunk_overlap_tokens
+    by_model = ChunkBudget(embedder.count_tokens, embedder.max_tokens, overlap)
+    by_chars = ChunkBudget(
+        approximate_tokens,
+        max(spec.multilingual.max_chars // CHARS_PER_TOKEN, overlap + 1),
+        overlap,
+    )
+
+    def budget_of(section: TextSection) -> ChunkBudget:
+        return by_model if covers(spec.text.languages, detect(section.text)) else by_chars
+
+    return budget_of
 
 
 def image_units(

@@ -11,18 +11,26 @@
     )
 """
 
-from indexers.text.chunking import chunk_sections
+from indexers.text.chunking import (
+    ChunkBudget,
+    approximate_tokens,
+    chunk_sections,
+    chunk_sections_by,
+)
 from indexers.text.errors import ExtractionError, FileTooLargeError, UnsupportedFormatError
 from indexers.text.extract import TEXT_EXTENSIONS, extract_sections
 from indexers.text.sections import TextChunk, TextSection
 
 __all__ = [
     "TEXT_EXTENSIONS",
+    "ChunkBudget",
     "ExtractionError",
     "FileTooLargeError",
     "TextChunk",
     "TextSection",
     "UnsupportedFormatError",
+    "approximate_tokens",
     "chunk_sections",
+    "chunk_sections_by",
     "extract_sections",
 ]

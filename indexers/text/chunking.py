@@ -32,6 +32,8 @@ _PARAGRAPH_BREAK_FILL = 0.5
 # records and short files then cost one count instead of one per sentence. (Text runs at
 # about 4 to 5 characters per token, so longer ones seldom fit.)
 _SHORT_SECTION_CHARS_PER_TOKEN = 5
+# ``approximate_tokens``: characters per token of a subword tokenizer on ordinary text.
+CHARS_PER_TOKEN = 4
 _WHITESPACE = re.compile(r"\s+")
 _NEWLINE = re.compile(r"\n")
 
@@ -243,13 +245,47 @@ def chunk_sections(
     Raises ``ValueError`` at once if ``max_tokens`` leaves no room for text or
     ``overlap_tokens`` is not below that room.
     """
-    return _chunks(sections, _Budget(count_tokens, max_tokens, overlap_tokens))
+    budget = _Budget(count_tokens, max_tokens, overlap_tokens)
+    return _chunks(sections, lambda _section: budget)
 
 
-def _chunks(sections: Iterable[TextSection], budget: _Budget) -> Iterator[TextChunk]:
+@dataclass(frozen=True)
+class ChunkBudget:
+    """How one section is measured: a token counter, its limit and the overlap."""
+
+    count_tokens: Callable[[str], int]
+    max_tokens: int
+    overlap_tokens: int = 32
+
+
+def chunk_sections_by(
+    sections: Iterable[TextSection], budget_of: Callable[[TextSection], ChunkBudget]
+) -> Iterator[TextChunk]:
+    """``chunk_sections`` with each section's budget chosen by ``budget_of`` (budgets are
+    checked once each, when first used)."""
+    checked: dict[ChunkBudget, _Budget] = {}
+
+    def budget(section: TextSection) -> _Budget:
+        spec = budget_of(section)
+        if spec not in checked:
+            checked[spec] = _Budget(spec.count_tokens, spec.max_tokens, spec.overlap_tokens)
+        return checked[spec]
+
+    return _chunks(sections, budget)
+
+
+def approximate_tokens(text: str) -> int:
+    """A model-free count: one token per ``CHARS_PER_TOKEN`` characters (no special tokens)."""
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def _chunks(
+    sections: Iterable[TextSection], budget_of: Callable[[TextSection], _Budget]
+) -> Iterator[TextChunk]:
     index = 0
     for section in sections:
         text = section.text
+        budget = budget_of(section)
         for start, stop in _chunk_spans(text, budget):
             yield TextChunk(
                 text=text[start:stop],

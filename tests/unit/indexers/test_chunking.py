@@ -6,6 +6,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -438,3 +439,44 @@ def test_sentence_spans_cover_every_character(text: str) -> None:
         for p in paragraph_spans(text)
         for a, b in sentence_spans(text, *p)
     )
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def test_each_section_can_have_its_own_budget() -> None:
+    from indexers.text import ChunkBudget, approximate_tokens, chunk_sections_by
+
+    narrow = ChunkBudget(_words, 5, 0)
+    wide = ChunkBudget(approximate_tokens, 500, 0)
+    text = " ".join(f"w{i}." for i in range(20))
+    sections = [TextSection(text, None, 0, None), TextSection(text, None, 1, None)]
+    chunks = list(chunk_sections_by(sections, lambda s: narrow if s.record == 0 else wide))
+    first = [c for c in chunks if c.record == 0]
+    second = [c for c in chunks if c.record == 1]
+    assert len(first) == 4
+    assert all(_words(c.text) <= 5 for c in first)
+    assert [c.text for c in second] == [text]
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+
+
+def test_a_language_the_text_model_lacks_is_cut_by_characters_not_its_tokens(
+    tmp_path: Path,
+) -> None:
+    """MiniLM's tokenizer shatters Greek into pieces; its 256-token budget would cut one
+    paragraph into several chunks. Cut by characters, it stays whole."""
+    from indexers.units import section_budgets
+    from rag.models import ModelRegistry
+    from rag.models.fakes import FakeTextEmbedder
+    from rag.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    models = ModelRegistry(settings, loaders={"text": lambda _: FakeTextEmbedder()})
+    budget_of = section_budgets(models, settings.index)
+    greek_text = "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας. " * 8  # noqa: RUF001
+    greek = TextSection(greek_text, None, 0, None)
+    english = TextSection("Athens is the capital and largest city of Greece. " * 5, None, 1, None)
+    assert budget_of(english).count_tokens == models.text().count_tokens
+    assert budget_of(greek).count_tokens is not models.text().count_tokens
+    assert budget_of(greek).max_tokens * 4 == settings.models.multilingual.max_chars
