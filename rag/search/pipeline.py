@@ -248,16 +248,24 @@ class Searcher:
     ) -> dict[str, float]:
         if options.fusion != "adaptive":
             return dict.fromkeys(order, 1.0)
-        weights = {}
+        shape: dict[str, float] = {}
         for signal, hits in zip(order, first, strict=True):
-            if not hits:
-                continue
-            if self.fusion_params.language_gate and not covers(self._languages(signal), lang):
-                # The model was not trained on the query's language: its scores carry no
-                # evidence, whatever their shape.
-                weights[signal] = self.fusion_params.floor
-                continue
-            weights[signal] = round(reliability([h.score for h in hits], self.fusion_params), 4)
+            if hits:
+                shape[signal] = reliability([h.score for h in hits], self.fusion_params)
+        weights = {
+            # A model not trained on the query's language: the shape of its scores overstates
+            # what they know (shared names and numbers make one passage stand out while the
+            # order of the rest is noise).
+            signal: round(
+                value
+                * (1.0 if covers(self._languages(signal), lang) else self.fusion_params.uncovered),
+                4,
+            )
+            for signal, value in shape.items()
+        }
+        if shape and max(weights.values()) <= 0:
+            # Only uncovered models found anything: their order is still better than none.
+            return {signal: round(value, 4) for signal, value in shape.items()}
         return weights
 
     def _languages(self, signal: str) -> tuple[str, ...]:
@@ -318,11 +326,29 @@ class Searcher:
                 for signal in candidate.rerank_logits
             }
             shift = sum(
-                candidate.rerank_trust[s] * (logit - candidate.fused_logit)
+                candidate.rerank_trust[s] * (logit - self._rerank_base(candidate, s, query))
                 for s, logit in candidate.rerank_logits.items()
             )
             n = len(candidate.rerank_logits) or 1
             candidate.final_logit = candidate.fused_logit + beta * shift / n
+
+    def _rerank_base(self, candidate: Candidate, signal: str, query: EncodedQuery) -> float:
+        """What a rerank score is compared with: the first-stage score of the same model when
+        the rerank signal re-reads with it (``rerank_delta``; read through the rerank
+        signal's own calibration, so the difference is what the second look added), else the
+        fused score."""
+        if not self.fusion_params.rerank_delta:
+            return candidate.fused_logit
+        if signal == RERANK_TEXT and not self.reranker.uses_cross_encoder:
+            first = TEXT_DENSE
+        elif signal == RERANK_CLIP:
+            first = CLIP_IMAGE if query.clip_image_vector is not None else CLIP_TEXT
+        else:
+            return candidate.fused_logit
+        raw = candidate.raw.get(first)
+        if raw is None:
+            return candidate.fused_logit
+        return self.calibration.logit(candidate.modality.value, signal, raw)
 
     # -- results ----------------------------------------------------------------------------
     def _hit(self, c: Candidate, explain: bool) -> SearchHit:

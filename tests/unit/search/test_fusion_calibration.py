@@ -99,3 +99,14 @@ def test_sigmoid_is_stable() -> None:
     assert sigmoid(1000.0) == 1.0
     assert sigmoid(0.0) == 0.5
     assert math.isclose(sigmoid(2.0) + sigmoid(-2.0), 1.0)
+
+
+def test_reliability_reads_only_the_best_window_of_scores() -> None:
+    from rerankers.fusion import FusionParams
+
+    params = FusionParams(window=5)
+    head = [9.0, 2.0, 1.9, 1.8, 1.7]
+    tail = [1.0 - 0.001 * i for i in range(200)]
+    # However deep the request retrieved, the same head gives the same reliability.
+    assert reliability(head + tail, params) == reliability(head, params)
+    assert reliability(list(reversed(head + tail)), params) == reliability(head, params)

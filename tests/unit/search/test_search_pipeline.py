@@ -369,3 +369,66 @@ def test_queries_in_a_language_the_text_model_lacks_keep_their_fused_order(
     for hit in response.results:
         assert hit.explain is not None
         assert hit.explain["rerank_trust"].get("rerank_text", 0.0) == 0.0
+
+
+def test_rereading_the_same_text_moves_nothing(searcher: Searcher) -> None:
+    """A rerank score that is the first stage's own score of the same text adds no evidence:
+    the candidate keeps its fused score (rerank_delta)."""
+    response = searcher.search(
+        SearchRequest(text="the red train at the station", k=10, explain=True), tenant="default"
+    )
+    same = 0
+    for hit in response.results:
+        assert hit.explain is not None
+        rerank = hit.explain["rerank"]
+        if set(rerank) != {"rerank_text"}:
+            continue
+        if rerank["rerank_text"]["raw"] != pytest.approx(hit.explain["retrieval"]["text"]):
+            continue
+        assert hit.explain["final"] == pytest.approx(hit.explain["fused"], abs=1e-6)
+        same += 1
+    assert same >= 1
+
+
+def test_an_uncovered_model_is_weighted_by_the_uncovered_factor(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    from rerankers.fusion import FusionParams
+
+    models = fake_registry(settings)
+    Indexer(settings, models, store).index_paths([make_corpus(tmp_path / "corpus")])
+    german = SearchRequest(text="Der rote Zug kommt jede Stunde am Bahnhof an", explain=True)
+
+    def weights(uncovered: float) -> dict[str, float]:
+        s = Searcher(
+            settings, models, store, Calibration(), fusion_params=FusionParams(uncovered=uncovered)
+        )
+        hit = s.search(german, tenant="default").results[0]
+        assert hit.explain is not None
+        return dict(hit.explain["weights"])
+
+    full, gated = weights(1.0), weights(0.0)
+    assert full["text"] > 0
+    assert gated["text"] == 0.0  # MiniLM's languages are ("en",)
+    assert gated.get("bm25") == full.get("bm25")
+
+
+def test_only_uncovered_models_still_rank(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    """With every signal that found something outside its languages, their order stands."""
+    from rag.search.pipeline import SearchOptions
+    from rerankers.calibration import TEXT_DENSE
+    from rerankers.fusion import FusionParams
+
+    models = fake_registry(settings)
+    Indexer(settings, models, store).index_paths([make_corpus(tmp_path / "corpus")])
+    s = Searcher(settings, models, store, Calibration(), fusion_params=FusionParams(uncovered=0.0))
+    response = s.search(
+        SearchRequest(text="Der rote Zug kommt jede Stunde am Bahnhof an", explain=True),
+        tenant="default",
+        options=SearchOptions(signals=(TEXT_DENSE,)),
+    )
+    assert response.results
+    assert all(h.explain and h.explain["weights"]["text"] > 0 for h in response.results)
+    assert len({h.score for h in response.results}) > 1
