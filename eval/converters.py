@@ -235,6 +235,48 @@ def _msmarco_subset(
     )
 
 
+XQUAD_LANGUAGES = ("ar", "de", "ru", "zh", "el", "hi")
+
+
+def xquad(
+    shared: Path,
+    out: Path,
+    language: str,
+    *,
+    limit_queries: int,
+    limit_docs: int,
+    name: str | None = None,
+) -> Path:
+    """A bounded XQuAD subset in one language: ``limit_queries`` questions (a stable sample
+    spread over the whole set), their paragraphs, then other paragraphs (a stable sample) up
+    to ``limit_docs``."""
+    source = shared / "text_retrieval" / "xquad" / language
+    judged: dict[str, dict[str, int]] = {}
+    for line in _lines(source / "qrels" / "test.tsv"):
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[2].strip().lstrip("-").isdigit():
+            judged.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    rows = [json.loads(line) for line in _lines(source / "queries.jsonl")]
+    rows = [r for r in rows if any(g > 0 for g in judged.get(r["_id"], {}).values())]
+    rows = sorted(rows, key=lambda r: _spread(f"{language}:{r['_id']}"))[:limit_queries]
+    keep = {d for r in rows for d, g in judged[r["_id"]].items() if g > 0}
+    docs = [json.loads(line) for line in _lines(source / "corpus.jsonl")]
+    others = sorted((d for d in docs if d["_id"] not in keep), key=lambda d: _spread(d["_id"]))
+    keep.update(d["_id"] for d in others[: max(0, limit_docs - len(keep))])
+    return write_dataset(
+        out,
+        name=name or f"xquad-{language}",
+        corpus=(
+            {"_id": d["_id"], "title": d.get("title", ""), "text": d["text"]}
+            for d in docs
+            if d["_id"] in keep
+        ),
+        queries=({"_id": r["_id"], "text": r["text"]} for r in rows),
+        qrels=((r["_id"], d, g) for r in rows for d, g in judged[r["_id"]].items()),
+        meta={"directions": ["text->text"], "source": f"XQuAD ({language})"},
+    )
+
+
 def _cranfield_records(path: Path) -> list[dict[str, str]]:
     records: list[dict[str, str]] = []
     field = None

@@ -36,6 +36,19 @@ class DevSet:
     build: Callable[[Path, Path], Path]  # (shared material, out folder) -> dataset folder
 
 
+def _xquad_dev(lang: str) -> DevSet:
+    name = f"xquad-{lang}-dev"
+
+    def build(shared: Path, out: Path) -> Path:
+        return converters.xquad(shared, out, lang, limit_queries=30, limit_docs=60, name=name)
+
+    return DevSet(
+        name,
+        f"XQuAD {lang}: 30 questions (a stable sample), their paragraphs + others, 60 in all",
+        build,
+    )
+
+
 DEV_SETS: tuple[DevSet, ...] = (
     DevSet(
         "msmarco-dev",
@@ -61,6 +74,7 @@ DEV_SETS: tuple[DevSet, ...] = (
         "24 clips (round robin over the collections): text->audio, keyword->audio, audio->text",
         lambda shared, out: converters.speech(shared, out, limit=24, name="speech-dev"),
     ),
+    *(_xquad_dev(lang) for lang in converters.XQUAD_LANGUAGES),
     DevSet(
         "coco-dev",
         "20 COCO images, 5 captions each: text->image, image->text",
