@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,18 @@ def mmrag_stages(
             result = run_queries(dataset, indexed, searcher, config, k=100)
             means = result.to_json(dataset)["metrics"]["all"]
             out[config.name] = summary(means)
+        # Ablations of two design choices, on the same index: uncovered models weighted by
+        # the shape of their scores alone; rerank moving candidates toward the rerank model's
+        # opinion instead of by what its second look adds.
+        full = stage_configs()[-1]
+        for name, variant in (
+            ("full, uncovered=1", replace(fusion, uncovered=1.0)),
+            ("full, rerank toward", replace(fusion, rerank_delta=False)),
+        ):
+            result = run_queries(
+                dataset, indexed, runtime.searcher(Calibration(), fusion=variant), full, k=100
+            )
+            out[name] = summary(result.to_json(dataset)["metrics"]["all"])
         return out
 
 

@@ -374,6 +374,9 @@ def test_queries_in_a_language_the_text_model_lacks_keep_their_fused_order(
 def test_rereading_the_same_text_moves_nothing(searcher: Searcher) -> None:
     """A rerank score that is the first stage's own score of the same text adds no evidence:
     the candidate keeps its fused score (rerank_delta)."""
+    from rerankers.fusion import FusionParams
+
+    searcher.fusion_params = FusionParams(rerank_delta=True)
     response = searcher.search(
         SearchRequest(text="the red train at the station", k=10, explain=True), tenant="default"
     )
