@@ -166,7 +166,7 @@ def metrics(dataset: Any, scores: np.ndarray, doc_ids: Sequence[str]) -> dict[st
     run = {}
     for qi, query in enumerate(dataset.judged_queries):
         top = np.argsort(-scores[qi])[:100]
-        run[query.id] = {doc_ids[i]: float(scores[qi, i]) - r * 1e-9 for r, i in enumerate(top)}
+        run[query.id] = {doc_ids[i]: float(len(top) - r) for r, i in enumerate(top)}
     per_query = evaluate(dataset.qrels, run)
     return summary(mean(per_query, [q.id for q in dataset.judged_queries]))
 

@@ -215,7 +215,10 @@ def run_queries(
         for hit in response.results:
             doc = indexed.corpus_id(_hit_payload(hit))
             if doc is not None and doc not in ranking:
-                ranking[doc] = hit.score - len(ranking) * 1e-9  # keep the pipeline's order
+                # The pipeline's order, as exact descending numbers: hit scores are rounded
+                # probabilities, so strong matches tie at 1.0 and trec_eval would break the
+                # tie by document id, not by the order the service returned.
+                ranking[doc] = float(len(response.results) - len(ranking))
         result.results.append(QueryResult(query.id, dataset.direction(query), ranking, ms))
         if progress:
             progress(n, len(queries))
