@@ -10,8 +10,8 @@ and Snowball stemmer of the text's language where Qdrant has them (``rag.langid`
 language). Before that, text is normalised the same way for every language: NFKC, Arabic
 diacritics, tatweel and letter variants (alef forms, alef maqsura, teh marbuta), numbers in
 any script kept as one token (the tokenizer alone drops bare digits), English number words
-to digits (two -> 2), so a spoken "two" finds a written "2", and character bigrams of Chinese
-and Japanese runs added beside the segmented words (``cjk_bigrams``).
+to digits (two -> 2), so a spoken "two" finds a written "2", and runs of Chinese and Japanese
+characters indexed as overlapping character bigrams (``cjk_bigrams``) instead of words.
 
 Text whose language is undetermined (short queries, mixed chunks) is processed as
 ``FALLBACK_LANGUAGE``: the same choice for documents and queries, so they still match.
@@ -29,7 +29,7 @@ from typing import Any
 from rag.langid import UNDETERMINED, detect
 from rag.store.base import SparseVector
 
-LEXICAL_VERSION = "bm25@qdrant-edge:multilingual-v2"
+LEXICAL_VERSION = "bm25@qdrant-edge:multilingual-v3"
 FALLBACK_LANGUAGE = "en"
 
 # ISO 639-1 -> (qdrant_edge.Language stopwords, qdrant_edge.SnowballLanguage stemmer).
@@ -98,9 +98,11 @@ def cjk_bigrams(text: str) -> list[str]:
 
     Word segmentation misses what its dictionary lacks (transliterated names, new terms) and
     splits differently in a short query than in a passage; the bigrams of the same run match
-    regardless. Word tokens plus bigrams is the usual remedy in Chinese and Japanese retrieval
-    (Lucene's CJKBigramFilter). They are spelled ``c`` + the two code points in decimal so the
-    tokenizer keeps each as one word and no stemmer touches it.
+    regardless. Bigrams alone are what Lucene's CJK analyzer indexes (``CJKBigramFilter``);
+    on XQuAD Chinese they ranked better than segmented words, with or without the bigrams
+    beside them (nDCG@10 0.991 against 0.974 and 0.977, 240 passages, 120 questions). They are
+    spelled ``c`` + the two code points in decimal so the tokenizer keeps each as one word
+    and no stemmer touches it.
     """
     out: list[str] = []
     for run in _CJK_RUN.findall(text):
@@ -109,15 +111,14 @@ def cjk_bigrams(text: str) -> list[str]:
 
 
 def normalise(text: str, language: str) -> str:
-    """Language-independent normalisation, plus English number words -> digits and CJK
-    bigrams appended."""
+    """Language-independent normalisation, plus English number words -> digits, and each
+    run of Chinese/Japanese characters replaced by its character bigrams."""
     text = unicodedata.normalize("NFKC", text)
     text = _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
     if language == "en":
         text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
     text = _NUMBER.sub(_number_token, text)
-    bigrams = cjk_bigrams(text)
-    return f"{text} {' '.join(bigrams)}" if bigrams else text
+    return _CJK_RUN.sub(lambda m: f" {' '.join(cjk_bigrams(m.group(0)))} ", text)
 
 
 def lexical_language(language: str | None, text: str) -> str:

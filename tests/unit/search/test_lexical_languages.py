@@ -89,9 +89,9 @@ def test_coverage_guesses_the_language_of_unsure_non_latin_text() -> None:
     assert coverage_language("مصر", UNDETERMINED) not in (UNDETERMINED, "en")
 
 
-def test_chinese_runs_also_match_by_character_bigrams() -> None:
+def test_chinese_runs_match_by_character_bigrams() -> None:
     """Word segmentation of a short query and of a passage can disagree; the bigrams of the
-    same characters still match (Lucene's CJKBigramFilter idea)."""
+    same characters still match (Lucene's CJK analyzer)."""
     from rag.lexical import cjk_bigrams
 
     assert cjk_bigrams("超级碗 and 東京タワー") == [
@@ -105,4 +105,15 @@ def test_chinese_runs_also_match_by_character_bigrams() -> None:
     assert query is not None
     bigram_ids = set(enc.query(" ".join(cjk_bigrams("届超级碗")), "en").indices)  # type: ignore[union-attr]
     assert bigram_ids <= set(doc.indices)
-    assert bigram_ids <= set(query.indices)
+    assert set(query.indices) == bigram_ids  # the run is its bigrams, nothing else
+
+
+def test_a_segmentation_split_does_not_stop_a_match() -> None:
+    """The query's run "超级碗冠军" spans what a segmenter splits into two words in the passage:
+    every bigram of the query still occurs in the passage."""
+    enc = LexicalEncoder()
+    doc = enc.document("新英格兰爱国者队是超级碗冠军。", "zh")
+    query = enc.query("超级碗冠军", "zh")
+    assert doc is not None
+    assert query is not None
+    assert set(query.indices) <= set(doc.indices)
