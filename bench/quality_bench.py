@@ -209,13 +209,13 @@ def mmrag_stages(
             result = run_queries(dataset, indexed, searcher, config, k=100)
             means = result.to_json(dataset)["metrics"]["all"]
             out[config.name] = summary(means)
-        # Ablations of two design choices, on the same index: uncovered models weighted by
-        # the shape of their scores alone; rerank moving candidates toward the rerank model's
-        # opinion instead of by what its second look adds.
+        # Ablations of design choices, on the same index: dense models outside the query's
+        # language weighted by the shape of their scores alone (instead of not voting);
+        # rerank moving candidates by what its second look adds (instead of toward it).
         full = stage_configs()[-1]
         for name, variant in (
             ("full, uncovered=1", replace(fusion, uncovered=1.0)),
-            ("full, rerank toward", replace(fusion, rerank_delta=False)),
+            ("full, rerank delta", replace(fusion, rerank_delta=True)),
         ):
             result = run_queries(
                 dataset, indexed, runtime.searcher(Calibration(), fusion=variant), full, k=100
@@ -254,7 +254,8 @@ def throughput(dataset: Any, settings: Any, base_models: Any, n: int) -> dict[st
                 started = time.perf_counter()
                 runtime.indexer().index_paths([corpus], recursive=False)
                 seconds = time.perf_counter() - started
-            size = sum(f.stat().st_size for f in work.rglob("*") if f.is_file() and f != corpus)
+            # the embedded store's folder only (the data dir also holds model files)
+            size = sum(f.stat().st_size for f in (work / "qdrant").rglob("*") if f.is_file())
             key = "with_multilingual" if enabled else "without_multilingual"
             out[key] = {
                 "passages_per_s": round(len(items) / seconds, 2),

@@ -3,9 +3,12 @@
 A fixed recipe (Qdrant's RRF, or fixed weights) fails when one signal collapses: the bundled
 sentence encoder is English-only, so on other languages its cosines bunch together while
 lexical matching still separates the relevant passage. Each signal therefore gets a per-query
-*reliability* from the shape of its own top-N scores (how far the best candidate stands out,
-in standard deviations: a max-z query-performance predictor), and the candidate's score is
-the reliability-weighted mean of its calibrated log-odds over the signals that can score it.
+*reliability* from the shape of its scores over the query's candidates (how far the best
+candidate stands out, in standard deviations: a max-z query-performance predictor; the
+search pipeline reads every signal over the same candidates, the union of their top lists),
+and the candidate's score is the reliability-weighted mean of its calibrated log-odds over
+the signals that can score it. A dense model that was not trained on the query's language
+does not vote (``FusionParams.uncovered``).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ RELIABILITY_FLOOR = 0.1
 
 # A signal's reliability is read from at most this many of its best scores, whatever depth
 # the request retrieves (so a query's fusion does not depend on the ``k`` it asked for).
-RELIABILITY_WINDOW = 1000  # 30 measured on the XQuAD sets; the English dev baselines predate it
+RELIABILITY_WINDOW = 1000  # i.e. every candidate of a default request (an ablation switch)
 # Weight factor of a dense model for a query in a language it was not trained on (see
-# FusionParams.uncovered). 0 helped XQuAD Greek (0.934 -> 0.975 nDCG@10) and hurt Chinese
-# (0.963 -> 0.938) in one bench run, so it stays an ablation switch until that is understood.
-UNCOVERED_FACTOR = 1.0
+# FusionParams.uncovered): 0, it does not vote. The shape of its scores overstates what they
+# know (a shared name or number makes one passage stand out while the rest is noise): with
+# weight by shape alone, the English MiniLM pulled XQuAD Chinese from 0.988 (lexical alone)
+# to 0.963 nDCG@10 (bench.quality_bench, 80 passages, 30 questions).
+UNCOVERED_FACTOR = 0.0
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,8 @@ class FusionParams:
     floor: float = RELIABILITY_FLOOR
     window: int = RELIABILITY_WINDOW
     # Multiplies the reliability of a dense model that does not cover the query's language
-    # (1 = trust the shape of its scores alone, 0 = ignore the model unless no covering signal
-    # found anything). Rerank always ignores such a model.
+    # (0 = ignore the model unless no covering signal found anything, 1 = trust the shape of
+    # its scores alone). Rerank always ignores such a model.
     uncovered: float = UNCOVERED_FACTOR
     # Rerank by a model the first stage already used moves a candidate by what its second
     # look adds (its score of the richer context minus its first-stage score), not toward
@@ -48,15 +53,24 @@ class FusionParams:
     )
 
 
-def reliability(scores: Sequence[float], params: FusionParams = FusionParams()) -> float:
+def reliability(
+    scores: Sequence[float], params: FusionParams = FusionParams(), *, sparse: bool = False
+) -> float:
     """How much to trust a signal for this query, in [floor, 1], from its top-N scores
-    (the first ``params.window`` of them, best first)."""
+    (the first ``params.window`` of them, best first). ``sparse``: a lexical signal, whose
+    score is exactly 0 for a candidate that shares no term with the query."""
     scores = sorted(scores, reverse=True)[: params.window]
     n = len(scores)
     if n < 3:
         return (
             1.0  # too few candidates to judge the shape; a sparse signal matching so few is precise
         )
+    if sparse and scores[0] > 0 and 2 * sum(s <= 0 for s in scores) > n:
+        # Most candidates share no term with the query and a few do: the signal cleanly
+        # separates those few, however many of them tie (six clips of the same spoken
+        # word). Max-z would read the group's size as doubt (z = sqrt((n - k) / k) for k
+        # equal scores among n).
+        return 1.0
     mean = math.fsum(scores) / n
     var = math.fsum((s - mean) ** 2 for s in scores) / n
     std = math.sqrt(var)

@@ -149,6 +149,7 @@ class Searcher:
                 transcript=query.transcript,
                 ocr_text=query.ocr_text,
                 language=query.language,
+                lang=query.lang if query.text or query.ocr_text else None,
             ),
             timings_ms=timings,
             calibration=self.calibration.version,
@@ -221,7 +222,14 @@ class Searcher:
             for cid, raw in by_candidate.items():
                 by_id[cid].raw[signal] = raw
 
-        weights = self._weights(order, first, options, query.coverage_lang)
+        # Every signal is judged on the same candidates (the union, a lexical non-match
+        # scoring 0): a signal's own top list differs in length between signals (the lexical
+        # one holds only the passages sharing a term), and the stand-out of its best score
+        # means different things over 12 matches and over 100 nearest neighbours.
+        found = [s for s, hits in zip(order, first, strict=True) if hits]
+        weights = self._weights(
+            {s: list(scores.get(s, {}).values()) for s in found}, options, query.coverage_lang
+        )
         calibrate = self._calibrator(modality, options)
         if options.fusion == "rrf":
             fused_rrf = rrf(rankings)
@@ -241,21 +249,22 @@ class Searcher:
 
     def _weights(
         self,
-        order: Sequence[str],
-        first: Sequence[Sequence[Any]],
+        scores: Mapping[str, Sequence[float]],
         options: SearchOptions,
         lang: str,
     ) -> dict[str, float]:
+        """Per-signal fusion weight for this query: the reliability of its scores over the
+        candidates (``scores[signal]``), times the uncovered-language factor."""
         if options.fusion != "adaptive":
-            return dict.fromkeys(order, 1.0)
-        shape: dict[str, float] = {}
-        for signal, hits in zip(order, first, strict=True):
-            if hits:
-                shape[signal] = reliability([h.score for h in hits], self.fusion_params)
+            return dict.fromkeys(scores, 1.0)
+        shape = {
+            signal: reliability(values, self.fusion_params, sparse=signal == LEXICAL)
+            for signal, values in scores.items()
+            if values
+        }
         weights = {
-            # A model not trained on the query's language: the shape of its scores overstates
-            # what they know (shared names and numbers make one passage stand out while the
-            # order of the rest is noise).
+            # A model not trained on the query's language: the shape of its scores may
+            # overstate what they know (FusionParams.uncovered; 1 by default, measured).
             signal: round(
                 value
                 * (1.0 if covers(self._languages(signal), lang) else self.fusion_params.uncovered),
@@ -367,6 +376,7 @@ class Searcher:
             media_url=f"/v1/media/{c.id}",
             title=p.get("title"),
             language=p.get("language"),
+            lang=p.get("lang"),
             explain=_explain(c) if explain else None,
         )
 

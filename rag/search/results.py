@@ -28,7 +28,10 @@ class SearchHit(BaseModel):
     snippet: str = Field(description="Chunk text, OCR text or transcript segment.")
     media_url: str = Field(description="Where the original can be fetched (GET /v1/media/{id}).")
     title: str | None = None
-    language: str | None = None
+    language: str | None = Field(default=None, description="The language Whisper heard (audio).")
+    lang: str | None = Field(
+        default=None, description="Identified language of the unit's text (ISO 639-1, und)."
+    )
     explain: dict[str, Any] | None = Field(
         default=None, description="Each stage's scores (explain=true only)."
     )
@@ -38,7 +41,11 @@ class QueryInfo(BaseModel):
     text: str | None = None
     transcript: str | None = None
     ocr_text: str | None = None
-    language: str | None = None
+    language: str | None = Field(default=None, description="The language Whisper heard (audio).")
+    lang: str | None = Field(
+        default=None,
+        description="Identified language of the text searched (ISO 639-1, und when unsure).",
+    )
 
 
 class SearchResponse(BaseModel):

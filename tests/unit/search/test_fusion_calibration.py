@@ -16,7 +16,7 @@ from rerankers.calibration import (
     load_calibration,
     packaged_default,
 )
-from rerankers.fusion import fuse, reliability, rrf, sigmoid
+from rerankers.fusion import RELIABILITY_FLOOR, fuse, reliability, rrf, sigmoid
 
 
 def test_reliability_is_high_when_the_best_stands_out_and_low_when_flat() -> None:
@@ -110,3 +110,14 @@ def test_reliability_reads_only_the_best_window_of_scores() -> None:
     # However deep the request retrieved, the same head gives the same reliability.
     assert reliability(head + tail, params) == reliability(head, params)
     assert reliability(list(reversed(head + tail)), params) == reliability(head, params)
+
+
+def test_a_few_tied_matches_over_non_matches_are_a_clean_separation() -> None:
+    """Six candidates share the query's word with equal scores, the rest share nothing: the
+    signal separates them cleanly whatever the group's size; max-z alone would call it doubt."""
+    assert reliability([4.2] * 6 + [0.0] * 14, sparse=True) == 1.0
+    assert reliability([4.2] * 6 + [1.0] + [0.0] * 13, sparse=True) == 1.0
+    assert reliability([4.2] * 6 + [0.0] * 14) < 0.2  # what max-z alone makes of it
+    # a majority of matches: back to max-z (here nothing stands out)
+    assert reliability([4.2] * 12 + [0.0] * 8, sparse=True) == RELIABILITY_FLOOR
+    assert reliability([0.0] * 20, sparse=True) == RELIABILITY_FLOOR

@@ -435,3 +435,27 @@ def test_only_uncovered_models_still_rank(
     assert response.results
     assert all(h.explain and h.explain["weights"]["text"] > 0 for h in response.results)
     assert len({h.score for h in response.results}) > 1
+
+
+def test_lexical_matches_that_tie_are_not_floored(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    """Six clips transcribed with the same word tie on the lexical signal; judged over the
+    candidates every signal scored (the rest share no term: 0), the lexical signal stands out
+    and keeps a real weight, instead of looking flat over its own six equal matches."""
+    import json
+
+    models = fake_registry(settings)
+    records = [{"_id": f"m{i}", "text": "two"} for i in range(6)]
+    records += [{"_id": f"o{i}", "text": f"another note number {i} about lunch"} for i in range(24)]
+    corpus = tmp_path / "notes.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert Indexer(settings, models, store).index_paths([corpus]).ok
+    response = Searcher(settings, models, store, Calibration()).search(
+        SearchRequest(text="two", explain=True, rerank_depth=0), tenant="default"
+    )
+    top = response.results[:6]
+    assert all(h.snippet == "two" for h in top)
+    assert top[0].explain is not None
+    assert top[0].explain["weights"]["bm25"] > 0.5
+    assert response.query.lang is not None
