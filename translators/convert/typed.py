@@ -62,6 +62,10 @@ class TypedConverter:
     # -- elements ------------------------------------------------------------------------
     def element(self, element: etree._Element, decl: ElementDecl, ctx: ConversionContext) -> Any:
         ctx.count(element)
+        if not element.keys():  # no attributes: no reference, xsi:nil or xsi:type to read
+            if isinstance(decl.type, SimpleType):
+                return self._simple(element, decl.type, decl, ctx)
+            return self.complex(element, decl.type, ctx)
         ref = ctx.reference(element)
         if ref is not None and len(element) == 0:
             target = ctx.target(element, ref)
