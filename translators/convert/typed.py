@@ -66,6 +66,13 @@ class TypedConverter:
             if isinstance(decl.type, SimpleType):
                 return self._simple(element, decl.type, decl, ctx)
             return self.complex(element, decl.type, ctx)
+        return self._attributed(element, decl, ctx)
+
+    def _attributed(
+        self, element: etree._Element, decl: ElementDecl, ctx: ConversionContext
+    ) -> Any:
+        """``element`` for any element (the general path; the one above is its shortcut for
+        elements without attributes)."""
         ref = ctx.reference(element)
         if ref is not None and len(element) == 0:
             target = ctx.target(element, ref)

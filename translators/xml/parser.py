@@ -282,9 +282,14 @@ def _prolog_has_doctype(data: bytes) -> bool:
     elif head[:2] in (b"<\x00", b"\x00<"):
         text = head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", errors="ignore")
     elif _starts_with_element(head):
-        return False  # the scan below would stop at that element
+        return False  # _scan_prolog would stop at that element
     else:
         text = head.decode("latin-1")
+    return _scan_prolog(text)
+
+
+def _scan_prolog(text: str) -> bool:
+    """Skip white space, processing instructions and comments; is a DOCTYPE next?"""
     i, n = 0, len(text)
     if text.startswith("\ufeff") or text.startswith("\xef\xbb\xbf"):
         i = 1 if text.startswith("\ufeff") else 3
