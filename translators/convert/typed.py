@@ -57,6 +57,7 @@ class TypedConverter:
         self.values = values
         self.schemaless = SchemalessConverter(values, typed=self._typed_by_name)
         self._local_index: dict[int, dict[str, list[Slot]]] = {}
+        self._required: dict[int, list[Slot]] = {}  # per layout (alive in the cache)
         self._builtins: dict[str, SimpleType] = {}
 
     # -- elements ------------------------------------------------------------------------
@@ -336,8 +337,11 @@ class TypedConverter:
                 out["#text"] = text
             else:
                 raise mismatch(element, f"unexpected text {text.strip()[:40]!r}")
-        for slot in layout.slots:
-            if slot.required and slot.key not in out:
+        required = self._required.get(id(layout))
+        if required is None:
+            required = self._required[id(layout)] = [s for s in layout.slots if s.required]
+        for slot in required:
+            if slot.key not in out:
                 if lenient:
                     ctx.deviate(
                         "missing",

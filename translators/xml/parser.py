@@ -179,14 +179,16 @@ def _check_attributes(
     # Every attribute has a "=" and every declaration an "xmlns": a document with fewer of
     # them than the limit cannot break it, and most never pay for the walks below (only in
     # an ASCII-compatible encoding: in UTF-16 "xmlns" is not those bytes, in UTF-7 "=" may be
-    # "+AD0-").
-    if (not ascii_bytes or data.count(b"=") > limit) and _attributes_over(limit)(root):
+    # "+AD0-"). A document of at most ``limit`` bytes has at most ``limit`` of either.
+    size = len(data)
+    may_exceed = not ascii_bytes or (size > limit and data.count(b"=") > limit)
+    if may_exceed and _attributes_over(limit)(root):
         raise XmlRejectedError(
             f"{what} has an element with more than {limit} attributes",
             reason="attributes",
             limit=limit,
         )
-    if not ascii_bytes or data.count(b"xmlns") > limit:
+    if not ascii_bytes or (size > limit and data.count(b"xmlns") > limit):
         depth_counts = [0]
         pending = 0
         for event, _ in etree.iterwalk(root, events=("start-ns", "start", "end")):

@@ -176,3 +176,23 @@ def test_the_verdict_on_an_empty_object_is_the_validators(schema: dict[str, Any]
 )
 def test_multipart_sniffing(data: bytes, expected: bool) -> None:
     assert is_multipart(data, None) is expected
+
+
+def test_widened_ids_are_the_digest_of_the_canonical_recipe() -> None:
+    import hashlib
+    import json
+
+    from translators.convert.deviations import Deviation, widened_id
+
+    deviations = [
+        Deviation(("a", 0), "nil", "x", "y", admits={"type": "null"}),
+        Deviation(("b",), "missing", "x", "y", optional="c"),
+        Deviation(("c",), "text", "x", "y"),
+        Deviation(("d",), "facet", "x", "y", admits={"type": "string", "b": 1, "a": [True]}),
+    ]
+    recipe = [[list(d.path), d.admits, d.optional] for d in deviations if d.admits or d.optional]
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode())
+    expected = f"urn:s~widened~{digest.hexdigest()[:16]}"
+    assert widened_id("urn:s", deviations) == expected
+    assert widened_id("urn:s", deviations) == expected  # remembered
+    assert widened_id("urn:s", deviations[:1]) != expected
