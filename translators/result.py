@@ -3,7 +3,7 @@ caller should know about how it was made (warnings, fallbacks, attachments, mapp
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -52,6 +52,37 @@ class Translation:
     widened_schema: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     widened_header_schema: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def typed(
+        cls,
+        data: Any,
+        schema_id: str,
+        *,
+        operation: str | None,
+        binding: str | None,
+        direction: str | None,
+        soap_version: str | None,
+        headers: dict[str, Any] | None,
+        warnings: tuple[str, ...],
+    ) -> Translation:
+        """``Translation(data, schema_id, "typed", ...)`` for a message that fits its schema,
+        built without the frozen dataclass's ``object.__setattr__`` per field (the hot path
+        of every translation; equal to the constructor's result)."""
+        translation = object.__new__(cls)
+        translation.__dict__.update(
+            _TYPED_DEFAULTS,
+            data=data,
+            schema_id=schema_id,
+            operation=operation,
+            binding=binding,
+            direction=direction,
+            soap_version=soap_version,
+            headers=headers,
+            warnings=warnings,
+            extra={},
+        )
+        return translation
+
     def as_dict(self) -> dict[str, Any]:
         """The response body: fixed key order, nothing that varies between runs."""
         body: dict[str, Any] = {
@@ -78,3 +109,8 @@ class Translation:
         if self.attachments:
             body["attachments"] = list(self.attachments)
         return body
+
+
+_TYPED_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in fields(Translation) if f.default is not MISSING
+} | {"mode": "typed"}

@@ -108,7 +108,14 @@ class TranslateOptions:
     mode: Literal["deterministic", "llm"] = "deterministic"
 
 
+_DEFAULT_OPTIONS = TranslateOptions()
+
+
 class TranslatorService:
+    # Settle a candidate without deviations before converting the later ones (the order of
+    # settling stays that of fewest deviations); off only to test that shortcut.
+    settle_first_fit = True
+
     def __init__(
         self,
         settings: TranslatorHost,
@@ -211,7 +218,7 @@ class TranslatorService:
     def translate(
         self, xml: bytes, wsdl: WsdlRef | None = None, options: TranslateOptions | None = None
     ) -> Translation:
-        options = options or TranslateOptions()
+        options = options or _DEFAULT_OPTIONS
         declare = wsdl is not None and self._policy(options) == "declare"
         root, attachments = self._parse(xml, options.content_type, lenient=declare)
         envelope = open_envelope(root)
@@ -311,14 +318,15 @@ class TranslatorService:
     ) -> Translation:
         on_mismatch = self._policy(options)
         first_error: MessageMismatchError | None = None
+        shape_key = _shape_key(envelope, options)
         try:
-            candidates = self._candidates(compiled, envelope, options)
+            candidates = self._candidates(compiled, envelope, options, shape_key)
         except MessageMismatchError as exc:
             candidates, first_error = [], exc
         # A body shape that deviated last time likely deviates again: under "declare", go
         # straight to the lenient conversion (which, on a message that fits, gives the same
         # result as the strict one, with no deviations).
-        deviating = _shape_key(envelope, options) if on_mismatch == "declare" else None
+        deviating = shape_key if on_mismatch == "declare" else None
         if candidates and deviating in compiled.deviating_shapes:
             declared = self._declared(compiled, envelope, options, candidates)
             if declared is not None:
@@ -340,10 +348,9 @@ class TranslatorService:
             if index:
                 ctx.warn(f"{index} better-named candidate operation(s) did not fit this message")
             operation = message.operation
-            return Translation(
+            return Translation.typed(
                 data,
                 message.schema_id,
-                "typed",
                 operation=operation.name if operation else message.shape.operation,
                 binding=operation.binding if operation else None,
                 direction=message.direction,
@@ -379,13 +386,20 @@ class TranslatorService:
         if not candidates and compiled.loaded.kind != "xsd":
             candidates = self._renamed_candidates(compiled, envelope, options)
         # Convert every candidate leniently (cheap), then settle the schema (validation, the
-        # costly part) in order of fewest deviations; the first that settles wins.
+        # costly part) in order of fewest deviations; the first that settles wins. The first
+        # candidate without deviations comes first in that order whatever the later ones
+        # give, so it is settled before they are converted (they are when it fails).
         converted: list[tuple[int, int, _Lenient]] = []
         for order, message in enumerate(candidates[:_MAX_CANDIDATES]):
             try:
                 lenient = self._lenient_convert(message, envelope, compiled)
             except MessageMismatchError:
                 continue
+            if not lenient.deviations and self.settle_first_fit:
+                try:
+                    return self._settled(lenient, envelope)
+                except MessageMismatchError:
+                    continue
             converted.append((len(lenient.deviations), order, lenient))
         converted.sort(key=lambda c: c[:2])
         for _, _, lenient in converted:
@@ -476,13 +490,18 @@ class TranslatorService:
         )
 
     def _candidates(
-        self, compiled: CompiledWsdl, envelope: Envelope, options: TranslateOptions
+        self,
+        compiled: CompiledWsdl,
+        envelope: Envelope,
+        options: TranslateOptions,
+        key: tuple[Any, ...] | None = None,
     ) -> list[CompiledMessage]:
         """The operation messages this envelope may carry, best first (given, or inferred
         from the body's element names; ties keep the WSDL's order). They depend only on the
         body's element names, the SOAP version and the options, so they are remembered per
         compiled WSDL (a bounded LRU)."""
-        key = _shape_key(envelope, options)
+        if key is None:
+            key = _shape_key(envelope, options)
         cache = compiled.candidate_cache
         found = cache.get(key)
         if found is not None:

@@ -151,8 +151,21 @@ def header_value(deviations: Sequence[Deviation], limit: int = MAX_HEADER_CHARS)
 def widened_id(base_id: str, deviations: Sequence[Deviation]) -> str:
     """The widened schema's name: the base schema's, plus a digest of what it admits."""
     recipe = [[list(d.path), d.admits, d.optional] for d in deviations if d.admits or d.optional]
-    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode())
-    return f"{base_id}~widened~{digest.hexdigest()[:16]}"
+    # The same recipe written the same way has the same digest: remembered by its repr
+    # (the canonical JSON and its hash cost more than the rest of a deviation's bookkeeping).
+    key = repr(recipe)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        canonical = json.dumps(recipe, sort_keys=True, default=str).encode()
+        digest = hashlib.sha256(canonical).hexdigest()[:16]
+        if len(_DIGESTS) >= _DIGESTS_KEPT:
+            _DIGESTS.clear()
+        _DIGESTS[key] = digest
+    return f"{base_id}~widened~{digest}"
+
+
+_DIGESTS: dict[str, str] = {}
+_DIGESTS_KEPT = 4096
 
 
 def widen(schema: dict[str, Any], deviations: Sequence[Deviation]) -> dict[str, Any]:

@@ -22,6 +22,12 @@ __all__ = ["Envelope", "fault_error", "open_envelope"]
 SoapVersion = Literal["1.1", "1.2"]
 _VERSIONS: dict[str, SoapVersion] = {SOAP11_ENV: "1.1", SOAP12_ENV: "1.2"}
 _ROOT_ATTR = f"{{{SOAP11_ENC}}}root"
+# Envelope tag -> (SOAP version, Header tag, Body tag); the Fault tags of both versions.
+_ENVELOPES: dict[str, tuple[SoapVersion, str, str]] = {
+    f"{{{ns}}}Envelope": (version, f"{{{ns}}}Header", f"{{{ns}}}Body")
+    for ns, version in _VERSIONS.items()
+}
+_FAULTS = frozenset(f"{{{ns}}}Fault" for ns in _VERSIONS)
 
 
 @dataclass(frozen=True)
@@ -34,33 +40,56 @@ class Envelope:
 
 
 def open_envelope(root: etree._Element) -> Envelope:
-    namespace = namespace_of(root.tag)
-    if local_name(root.tag) != "Envelope" or namespace not in _VERSIONS:
-        if local_name(root.tag) == "Envelope" and namespace.startswith(
-            "http://schemas.xmlsoap.org/"
-        ):
+    tag = root.tag
+    if tag not in _ENVELOPES:
+        namespace = namespace_of(tag)
+        if local_name(tag) == "Envelope" and namespace.startswith("http://schemas.xmlsoap.org/"):
             raise MessageMismatchError(
                 f"unknown SOAP envelope namespace {namespace!r}", path="/Envelope"
             )
         return Envelope(None, (), (root,), root, None)
-    version = _VERSIONS[namespace]
-    header = root.find(f"{{{namespace}}}Header")
-    body = root.find(f"{{{namespace}}}Body")
+    version, header_tag, body_tag = _ENVELOPES[tag]
+    # The first Header and the first Body child, as ``root.find`` gives them (one pass).
+    header: etree._Element | None = None
+    body: etree._Element | None = None
+    for child in root:
+        child_tag = child.tag
+        if child_tag == body_tag:
+            if body is None:
+                body = child
+                if header is not None:
+                    break
+        elif child_tag == header_tag and header is None:
+            header = child
+            if body is not None:
+                break
     if body is None:
         raise MessageMismatchError("the SOAP envelope has no Body", path="/Envelope")
     children = [c for c in body if isinstance(c.tag, str)]
-    fault = next(
-        (c for c in children if local_name(c.tag) == "Fault" and namespace_of(c.tag) in _VERSIONS),
-        None,
-    )
-    referenced = _referenced_ids(body) if any(c.get("id") is not None for c in children) else set()
-    messages = tuple(
-        c
-        for c in children
-        if c is not fault
-        and c.get(_ROOT_ATTR) != "0"
-        and (c.get("id") is None or c.get("id") not in referenced)
-    )
+    fault: etree._Element | None = None
+    for child in children:
+        if child.tag in _FAULTS:
+            fault = child
+            break
+    messages: tuple[etree._Element, ...]
+    if len(children) == 1 and fault is None:  # the common body: one message element
+        only = children[0]
+        ident = only.get("id")
+        if only.get(_ROOT_ATTR) == "0" or (ident is not None and ident in _referenced_ids(body)):
+            messages = ()
+        else:
+            messages = (only,)
+    else:
+        referenced = (
+            _referenced_ids(body) if any(c.get("id") is not None for c in children) else set()
+        )
+        messages = tuple(
+            c
+            for c in children
+            if c is not fault
+            and c.get(_ROOT_ATTR) != "0"
+            and (c.get("id") is None or c.get("id") not in referenced)
+        )
     headers = tuple(c for c in header if isinstance(c.tag, str)) if header is not None else ()
     return Envelope(version, headers, messages, body, fault)
 

@@ -50,6 +50,8 @@ class MultipartMessage:
 def is_multipart(data: bytes, content_type: str | None) -> bool:
     if content_type and content_type.strip().lower().startswith("multipart/"):
         return True
+    if data[:1] == b"<":  # XML (no copy of a large body to strip it)
+        return False
     return data.lstrip(b"\r\n\t ").startswith(b"--")
 
 

@@ -57,11 +57,23 @@ class TypedConverter:
         self.values = values
         self.schemaless = SchemalessConverter(values, typed=self._typed_by_name)
         self._local_index: dict[int, dict[str, list[Slot]]] = {}
+        self._required: dict[int, list[Slot]] = {}  # per layout (alive in the cache)
         self._builtins: dict[str, SimpleType] = {}
 
     # -- elements ------------------------------------------------------------------------
     def element(self, element: etree._Element, decl: ElementDecl, ctx: ConversionContext) -> Any:
         ctx.count(element)
+        if not element.keys():  # no attributes: no reference, xsi:nil or xsi:type to read
+            if isinstance(decl.type, SimpleType):
+                return self._simple(element, decl.type, decl, ctx)
+            return self.complex(element, decl.type, ctx)
+        return self._attributed(element, decl, ctx)
+
+    def _attributed(
+        self, element: etree._Element, decl: ElementDecl, ctx: ConversionContext
+    ) -> Any:
+        """``element`` for any element (the general path; the one above is its shortcut for
+        elements without attributes)."""
         ref = ctx.reference(element)
         if ref is not None and len(element) == 0:
             target = ctx.target(element, ref)
@@ -325,8 +337,11 @@ class TypedConverter:
                 out["#text"] = text
             else:
                 raise mismatch(element, f"unexpected text {text.strip()[:40]!r}")
-        for slot in layout.slots:
-            if slot.required and slot.key not in out:
+        required = self._required.get(id(layout))
+        if required is None:
+            required = self._required[id(layout)] = [s for s in layout.slots if s.required]
+        for slot in required:
+            if slot.key not in out:
                 if lenient:
                     ctx.deviate(
                         "missing",

@@ -25,6 +25,7 @@ class SchemaGate:
         self.schema = schema
         self._fast: Any = None
         self._full: Draft202012Validator | None = None
+        self._empty_valid: bool | None = None  # the verdict on {} (validation is pure)
         self._lock = threading.Lock()
 
     def _compiled(self) -> Any:
@@ -43,8 +44,15 @@ class SchemaGate:
         return self._full
 
     def is_valid(self, instance: Any) -> bool:
+        if type(instance) is dict and not instance:  # e.g. the headers of most messages
+            if self._empty_valid is None:
+                self._empty_valid = self._check(instance)
+            return self._empty_valid
+        return self._check(instance)
+
+    def _check(self, instance: Any) -> bool:
         try:
-            self._compiled()(instance)
+            (self._fast or self._compiled())(instance)
         except fastjsonschema.JsonSchemaValueException:
             return False
         return True

@@ -131,29 +131,64 @@ def parse_xml(
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise _dtd_error(what)
+    # Byte counts bound character counts only where every ASCII character is its own byte;
+    # elsewhere (UTF-16, UTF-32, UTF-7, ...) each check walks the tree.
+    ascii_bytes = _ascii_compatible(data, docinfo.encoding)
     if next(root.iter(f"{{{XINCLUDE}}}*"), None) is not None:
         raise XmlRejectedError(f"{what} uses XInclude, which is never processed", reason="xinclude")
-    # A document can only nest N deep if it has at least 7 bytes per level ("<a></a>").
-    if size > 7 * limits.max_depth and _deeper_than(limits.max_depth)(root):
+    # A document can only nest N deep if it has at least 7 bytes per level ("<a></a>"),
+    # and a "<" per level.
+    if (
+        size > 7 * limits.max_depth
+        and (not ascii_bytes or data.count(b"<") > limits.max_depth)
+        and _deeper_than(limits.max_depth)(root)
+    ):
         raise XmlRejectedError(
             f"{what} nests elements deeper than {limits.max_depth} levels",
             reason="depth",
             limit=limits.max_depth,
         )
-    _check_attributes(data, root, limits.max_attributes, what)
+    _check_attributes(data, root, limits.max_attributes, what, ascii_bytes=ascii_bytes)
     return root
 
 
-def _check_attributes(data: bytes, root: etree._Element, limit: int, what: str) -> None:
+# Encodings in which every ASCII character is the one byte of the same value (so a count
+# of bytes bounds the count of characters). libxml2 reports a UTF-16 document with a byte
+# order mark and no declaration as UTF-8, hence the look at the first bytes as well.
+_ASCII_ENCODINGS = re.compile(
+    r"(?:utf-?8|(?:us-)?ascii|iso[-_]?8859[-_]\d+|latin-?1|windows-125\d|cp125\d)",
+    re.IGNORECASE,
+)
+
+
+def _ascii_compatible(data: bytes, encoding: str | None) -> bool:
+    head = data[:4]
+    if b"\0" in head or head.startswith(_UTF16_BOMS):
+        return False
+    return encoding is not None and _ascii_encoding(encoding)
+
+
+@lru_cache(maxsize=64)
+def _ascii_encoding(encoding: str) -> bool:
+    return _ASCII_ENCODINGS.fullmatch(encoding) is not None
+
+
+def _check_attributes(
+    data: bytes, root: etree._Element, limit: int, what: str, *, ascii_bytes: bool = False
+) -> None:
     # Every attribute has a "=" and every declaration an "xmlns": a document with fewer of
-    # them than the limit cannot break it, and most never pay for the walks below.
-    if data.count(b"=") > limit and _attributes_over(limit)(root):
+    # them than the limit cannot break it, and most never pay for the walks below (only in
+    # an ASCII-compatible encoding: in UTF-16 "xmlns" is not those bytes, in UTF-7 "=" may be
+    # "+AD0-"). A document of at most ``limit`` bytes has at most ``limit`` of either.
+    size = len(data)
+    may_exceed = not ascii_bytes or (size > limit and data.count(b"=") > limit)
+    if may_exceed and _attributes_over(limit)(root):
         raise XmlRejectedError(
             f"{what} has an element with more than {limit} attributes",
             reason="attributes",
             limit=limit,
         )
-    if data.count(b"xmlns") > limit:
+    if not ascii_bytes or (size > limit and data.count(b"xmlns") > limit):
         depth_counts = [0]
         pending = 0
         for event, _ in etree.iterwalk(root, events=("start-ns", "start", "end")):
@@ -216,6 +251,23 @@ def _syntax_error(exc: etree.XMLSyntaxError, what: str) -> MalformedXmlError | X
 
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_SPACES = (b" ", b"\t", b"\r", b"\n")
+_NOT_ELEMENT = (b"?", b"!")
+
+
+def _starts_with_element(head: bytes) -> bool:
+    """The common prolog: an optional XML declaration, white space, then an element (a
+    shortcut of the scan in ``_prolog_has_doctype``; False when unsure)."""
+    i = 0
+    if head.startswith(b"<?xml"):
+        i = head.find(b"?>", 5) + 2
+        if i < 2:
+            return False
+    while head[i : i + 1] in _SPACES:
+        i += 1
+    return head[i : i + 1] == b"<" and head[i + 1 : i + 2] not in _NOT_ELEMENT
+
+
 _PROLOG_SCAN = 64 * 1024
 
 
@@ -225,14 +277,21 @@ def _prolog_has_doctype(data: bytes) -> bool:
     The parser-level check after parsing stays authoritative; this one only avoids parsing
     a hostile internal subset at all.
     """
-    head = data[:_PROLOG_SCAN]
+    head = data[:_PROLOG_SCAN] if len(data) > _PROLOG_SCAN else data
     text: str
     if head.startswith(_UTF16_BOMS):
         text = head.decode("utf-16", errors="ignore")
     elif head[:2] in (b"<\x00", b"\x00<"):
         text = head.decode("utf-16-le" if head[0] == 0x3C else "utf-16-be", errors="ignore")
+    elif _starts_with_element(head):
+        return False  # _scan_prolog would stop at that element
     else:
         text = head.decode("latin-1")
+    return _scan_prolog(text)
+
+
+def _scan_prolog(text: str) -> bool:
+    """Skip white space, processing instructions and comments; is a DOCTYPE next?"""
     i, n = 0, len(text)
     if text.startswith("\ufeff") or text.startswith("\xef\xbb\xbf"):
         i = 1 if text.startswith("\ufeff") else 3

@@ -128,3 +128,85 @@ def test_namespace_scopes_agree_with_nsmap() -> None:
             assert dict(scopes.of(node)) == dict(node.nsmap)
             chained += isinstance(scopes.of(node), ChainMap)
     assert chained  # the big-scope path ran too
+
+
+_DECLARATIONS = " ".join(f'xmlns:p{i}="urn:{i}"' for i in range(20))
+_ATTRIBUTES = " ".join(f'a{i}="{i}"' for i in range(20))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "codec"),
+    [
+        ("UTF-8", "utf-8"),
+        ("UTF-16", "utf-16"),
+        ("UTF-16LE", "utf-16-le"),
+        ("UTF-16BE", "utf-16-be"),
+        ("UTF-32", "utf-32"),
+        ("UTF-7", "utf-7"),
+    ],
+)
+def test_namespace_and_attribute_caps_hold_in_every_encoding(encoding: str, codec: str) -> None:
+    """The caps are enforced by walks that byte counts may skip: a count of b"xmlns" or
+    b"=" says nothing in UTF-16/32 (other bytes) or UTF-7 ("=" may be "+AD0-")."""
+    limits = XmlLimits(max_attributes=10)
+    for markup, reason in ((_DECLARATIONS, "namespaces"), (_ATTRIBUTES, "attributes")):
+        data = f'<?xml version="1.0" encoding="{encoding}"?><r {markup}/>'.encode(codec)
+        with pytest.raises(XmlRejectedError) as info:
+            parse_xml(data, limits)
+        assert info.value.reason == reason, (encoding, reason)
+
+
+def test_utf7_spelled_declarations_and_attributes_count() -> None:
+    limits = XmlLimits(max_attributes=3)
+    declared = "".join(f" +AHgAbQBsAG4Acw-:p{i}+AD0AIg-urn:{i}+ACI-" for i in range(5))
+    with pytest.raises(XmlRejectedError) as info:
+        parse_xml(f'<?xml version="1.0" encoding="UTF-7"?><r{declared}/>'.encode(), limits)
+    assert info.value.reason == "namespaces"
+    attributes = "".join(f" a{i}+AD0AIg-{i}+ACI-" for i in range(5))
+    with pytest.raises(XmlRejectedError) as info:
+        parse_xml(f'<?xml version="1.0" encoding="UTF-7"?><r{attributes}/>'.encode(), limits)
+    assert info.value.reason == "attributes"
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "utf-16", "utf-32"])
+def test_depth_cap_holds_in_every_encoding(codec: str) -> None:
+    deep = ("<a>" * 65 + "</a>" * 65).encode(codec)
+    with pytest.raises(XmlRejectedError) as info:
+        parse_xml(deep, LIMITS)
+    assert info.value.reason == "depth"
+    assert parse_xml(("<a>" * 64 + "</a>" * 64).encode(codec), LIMITS).tag == "a"
+
+
+def test_xinclude_spelled_with_character_references_is_refused() -> None:
+    data = b'<r xmlns:x="http://www.w3.org/2001/X&#73;nclude"><x:include href="f"/></r>'
+    with pytest.raises(XmlRejectedError) as info:
+        parse_xml(data, LIMITS)
+    assert info.value.reason == "xinclude"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<r/>",
+        b"  \r\n<r/>",
+        b'<?xml version="1.0"?><r/>',
+        b'<?xml version="1.0"?>\n  <!DOCTYPE r><r/>',
+        b"<?xml version='1.0'?><!-- c --><!DOCTYPE r><r/>",
+        b"<?xml?><?pi x?><!DOCTYPE r><r/>",
+        b"<?xml?><!doctype r><r/>",
+        b"<?xml?><![CDATA[x]]><r/>",
+        b"<?xml",
+        b"<?xml ?>",
+        b"<?xml ?><",
+        b"<!DOCTYPE r><r/>",
+        b"\xef\xbb\xbf<!DOCTYPE r><r/>",
+        b"\xef\xbb\xbf<r/>",
+        b"",
+        b" ",
+        b"<?xml?> <!-- never closed",
+    ],
+)
+def test_prolog_shortcut_agrees_with_the_scan(data: bytes) -> None:
+    from translators.xml.parser import _prolog_has_doctype, _scan_prolog
+
+    assert _prolog_has_doctype(data) == _scan_prolog(data.decode("latin-1"))
