@@ -8,10 +8,21 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from rag.media.audio import SAMPLE_RATE, stream_windows
-from rag.media.errors import ExtractionError
 from rag.models.ports import SpeechSegment, TranscriptionInfo
 
-__all__ = ["SegmentTranscriber", "TimedSegment", "transcribe_stream"]
+__all__ = [
+    "SHORT_CLIP_S",
+    "SegmentTranscriber",
+    "StreamResult",
+    "TimedSegment",
+    "transcribe_stream",
+]
+
+
+# A recording this short is one Whisper window: a voice note, a command, a spoken digit. Only
+# such clips are retried without VAD (on long recordings, silence without VAD makes Whisper
+# invent text) and searched beyond their 1-best transcript.
+SHORT_CLIP_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -22,12 +33,25 @@ class TimedSegment:
     end: float
     text: str
     language: str
+    # Other whole-clip hypotheses of a short clip's single segment (searched, not shown).
+    alternatives: tuple[str, ...] = ()
+
+
+@dataclass
+class StreamResult:
+    """What the stream learnt beside its segments (filled as it is consumed)."""
+
+    duration_s: float = 0.0
+    retried_without_vad: bool = False
+    language: str = "und"
 
 
 class SegmentTranscriber(Protocol):
     def iter_segments(
-        self, audio: Any, *, language: str | None = None
+        self, audio: Any, *, language: str | None = None, vad: bool | None = None
     ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]: ...
+
+    def alternatives(self, audio: Any, *, n: int, language: str | None = None) -> list[str]: ...
 
 
 def transcribe_stream(
@@ -36,26 +60,45 @@ def transcribe_stream(
     *,
     window_s: float,
     language: str | None = None,
+    alternatives: int = 0,
+    result: StreamResult | None = None,
 ) -> Iterator[TimedSegment]:
-    """Segments of the whole recording, in order, with absolute times.
+    """Segments of the whole recording, in order, with absolute times; nothing when no words
+    were recognised (``result`` then tells how long the audio was).
 
     ``transcriber`` is called (to load the model) only once the audio has decoded, so a file
-    that is not audio at all costs no model load."""
-    spoken = False
-    for window in stream_windows(source, window_s=window_s):
+    that is not audio at all costs no model load. A short clip (one window, at most
+    ``SHORT_CLIP_S``) that VAD empties is transcribed again without VAD; with ``alternatives``
+    > 0 its single segment carries that many other hypotheses of the clip."""
+    result = result if result is not None else StreamResult()
+    windows = stream_windows(source, window_s=window_s)
+    current = next(windows, None)
+    while current is not None:
+        following = next(windows, None)
+        window = current
+        result.duration_s = window.offset_s + window.samples.size / SAMPLE_RATE
+        short = following is None and window.offset_s == 0 and result.duration_s <= SHORT_CLIP_S
+        current = following
         if window.samples.size < SAMPLE_RATE // 10:
             continue  # under 100 ms: nothing Whisper can read
-        info, segments = transcriber().iter_segments(window.samples, language=language)
-        for segment in segments:
-            text = segment.text.strip()
-            if not text:
-                continue
-            spoken = True
+        model = transcriber()
+        info, segments = model.iter_segments(window.samples, language=language)
+        found = [s for s in segments if s.text.strip()]
+        if not found and short:
+            info, segments = model.iter_segments(window.samples, language=language, vad=False)
+            found = [s for s in segments if s.text.strip()]
+            result.retried_without_vad = True
+        result.language = info.language
+        others: tuple[str, ...] = ()
+        if short and alternatives > 0 and len(found) == 1:
+            best = found[0].text.strip()
+            heard = model.alternatives(window.samples, n=alternatives, language=language)
+            others = tuple(dict.fromkeys(a for a in heard if a != best))
+        for segment in found:
             yield TimedSegment(
                 start=round(window.offset_s + segment.start, 3),
                 end=round(window.offset_s + segment.end, 3),
-                text=text,
+                text=segment.text.strip(),
                 language=info.language,
+                alternatives=others,
             )
-    if not spoken:
-        raise ExtractionError("no speech detected (silent or non-speech audio)")

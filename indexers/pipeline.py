@@ -73,6 +73,11 @@ MODELS_BY_MODALITY: dict[Modality, tuple[ModelKind, ...]] = {
 }
 
 
+# How audio becomes units beyond the model: a short clip that VAD empties is transcribed
+# again without it; a clip without words is still a unit (indexers.audio, indexers.units).
+TRANSCRIPT_RECIPE = "vad-retry"
+
+
 @dataclass(eq=False)  # identity: runs are tracked in lists and dicts by object
 class _SourceRun:
     source: SourceFile
@@ -86,6 +91,7 @@ class _SourceRun:
     buffered: int = 0
     exhausted: bool = False
     failed: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 class Indexer:
@@ -208,6 +214,8 @@ class Indexer:
         self._active.append(run)
         try:
             for unit in units_for(source, self.models, self.settings.index):
+                if unit.warning:
+                    run.warnings.append(unit.warning)
                 self._buffer.append((run, unit, run.next_index))
                 run.next_index += 1
                 run.buffered += 1
@@ -240,6 +248,10 @@ class Indexer:
             return "disabled"
         if kind == "multilingual" and not self.settings.models.multilingual.enabled:
             return "disabled"
+        if kind == "whisper":
+            # How a transcript is made is part of what the units hold: a change re-indexes.
+            spec = self.settings.models.whisper
+            return f"{self.models.version(kind)}+{TRANSCRIPT_RECIPE}+alt{spec.alternatives}"
         return self.models.version(kind)
 
     def _unchanged(self, run: _SourceRun) -> bool:
@@ -307,17 +319,18 @@ class Indexer:
         self, batch: list[tuple[_SourceRun, UnitDraft, int]]
     ) -> list[tuple[_SourceRun, PointRecord]]:
         units = [unit for _, unit, _ in batch]
-        with_text = [i for i, u in enumerate(units) if u.text.strip()]
+        words = [f"{u.text} {u.search_extra}".strip() for u in units]
+        with_text = [i for i, w in enumerate(words) if w]
         images = [i for i, u in enumerate(units) if u.image is not None]
         clip_texts = [i for i in with_text if units[i].image is None]
         vectors: list[dict[str, Any]] = [{} for _ in units]
         if with_text:
-            encoded = self.models.text().encode([units[i].text for i in with_text])
+            encoded = self.models.text().encode([words[i] for i in with_text])
             for row, i in enumerate(with_text):
                 vectors[i][TEXT_VECTOR] = encoded[row]
             multilingual = self.models.multilingual()
             if multilingual is not None:
-                encoded = multilingual.encode([units[i].text for i in with_text])
+                encoded = multilingual.encode([words[i] for i in with_text])
                 for row, i in enumerate(with_text):
                     vectors[i][MULTI_VECTOR] = encoded[row]
         clip = self.models.clip() if images or clip_texts else None
@@ -335,12 +348,12 @@ class Indexer:
                     write_thumbnail(self.settings.data_dir, name, image)
                     units[i].extra[Field.THUMBNAIL] = name
         if clip is not None and clip_texts:
-            encoded = clip.encode_texts([units[i].text for i in clip_texts])
+            encoded = clip.encode_texts([words[i] for i in clip_texts])
             for row, i in enumerate(clip_texts):
                 vectors[i][CLIP_VECTOR] = encoded[row]
         langs = [detect(u.text) if u.text.strip() else UNDETERMINED for u in units]
         for i in with_text:
-            sparse = self.lexical.document(units[i].text, langs[i])
+            sparse = self.lexical.document(words[i], langs[i])
             if sparse is not None:
                 vectors[i][SPARSE_VECTOR] = sparse
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -410,7 +423,11 @@ class Indexer:
                 must_not=(HasId(tuple(run.written)),),
             )
             self.store.delete_where(run.collection, stale)
-            self._result(self._file_result(run, FileStatus.INDEXED, units=len(run.written)))
+            self._result(
+                self._file_result(
+                    run, FileStatus.INDEXED, units=len(run.written), warnings=run.warnings
+                )
+            )
 
     def _fail(self, run: _SourceRun, reason: str) -> None:
         if run.failed:
@@ -490,10 +507,22 @@ class Indexer:
         return Filter(must=(MatchValue(Field.TENANT, tenant), MatchValue(Field.SOURCE, uri)))
 
     def _file_result(
-        self, run: _SourceRun, status: FileStatus, *, units: int = 0, reason: str | None = None
+        self,
+        run: _SourceRun,
+        status: FileStatus,
+        *,
+        units: int = 0,
+        reason: str | None = None,
+        warnings: Sequence[str] = (),
     ) -> FileResult:
         return FileResult(
-            str(run.source.path), run.source.modality, status, units, reason, run.source.uri
+            str(run.source.path),
+            run.source.modality,
+            status,
+            units,
+            reason,
+            run.source.uri,
+            tuple(dict.fromkeys(warnings)),
         )
 
     def _result(self, result: FileResult) -> None:

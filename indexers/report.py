@@ -25,6 +25,7 @@ class FileResult:
     units: int = 0
     reason: str | None = None
     source: str | None = None
+    warnings: tuple[str, ...] = ()  # indexed, but something the operator should know
 
 
 @dataclass
@@ -61,6 +62,7 @@ class IndexReport:
             "skipped": [
                 {"path": r.path, "reason": r.reason} for r in self.by_status(FileStatus.SKIPPED)
             ],
+            "warnings": [{"path": r.path, "warning": w} for r in self.results for w in r.warnings],
             "units": self.units(),
             "seconds": round(self.seconds, 3),
             "dry_run": self.dry_run,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexers.sources import SourceFile
-from rag.media.errors import ExtractionError
 from rag.types import Locator, Modality
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ class UnitDraft:
     text: str  # chunk text, OCR text or transcript (may be empty for an image)
     image: Image.Image | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Words searched beside ``text`` by every text signal (a short clip's other hypotheses; a
+    # wordless clip's file name), never shown as the unit's text.
+    search_extra: str = ""
+    warning: str | None = None  # reported for the source (the unit is still indexed)
 
 
 def units_for(
@@ -138,13 +143,17 @@ def _ocr_text(models: ModelRegistry, image: Image.Image) -> str:
 def audio_units(
     source: SourceFile, models: ModelRegistry, settings: IndexSettings
 ) -> Iterator[UnitDraft]:
-    from indexers.audio import TimedSegment, transcribe_stream
+    from indexers.audio import StreamResult, TimedSegment, transcribe_stream
 
+    whisper = models.settings.models.whisper
+    stream = StreamResult()
     segments = transcribe_stream(
         source.path,
         models.whisper,
         window_s=settings.audio_window_s,
-        language=models.settings.models.whisper.language,
+        language=whisper.language,
+        alternatives=whisper.alternatives,
+        result=stream,
     )
     # Hold one segment back so each unit can carry its neighbours' text.
     previous: TimedSegment | None = None
@@ -154,14 +163,30 @@ def audio_units(
             yield _segment_unit(current, previous, upcoming)
         previous, current = current, upcoming
     if current is None:
-        raise ExtractionError("no speech detected")
+        # Decodable audio in which no word was recognised, even without VAD: indexed as one
+        # unit without text (found by its file name and metadata), reported as a warning.
+        yield UnitDraft(
+            Locator(start_s=0.0, end_s=round(stream.duration_s, 3)),
+            "",
+            extra={"language": stream.language, "context": "", "transcript": "none"},
+            search_extra=" ".join(_NAME_WORDS.findall(Path(source.name).stem)),
+            warning="no words recognised (indexed by its file name and metadata)",
+        )
+        return
     yield _segment_unit(current, previous, None)
+
+
+_NAME_WORDS = re.compile(r"[^\W_]+")
 
 
 def _segment_unit(segment: Any, previous: Any | None, following: Any | None) -> UnitDraft:
     context = " ".join(s.text for s in (previous, segment, following) if s is not None)
+    extra: dict[str, Any] = {"language": segment.language, "context": context}
+    if segment.alternatives:
+        extra["alternatives"] = list(segment.alternatives)
     return UnitDraft(
         Locator(start_s=segment.start, end_s=segment.end),
         segment.text,
-        extra={"language": segment.language, "context": context},
+        extra=extra,
+        search_extra=" ".join(segment.alternatives),
     )

@@ -68,6 +68,9 @@ class WhisperSettings(_Section):
     beam_size: int = Field(default=5, ge=1, le=20)
     vad_filter: bool = True
     language: str | None = None
+    # Other hypotheses kept for a short clip (at most 30 s), searched but not shown as its
+    # transcript: a one-word note heard as "Bye." is still found by "five". 0: the best only.
+    alternatives: int = Field(default=5, ge=0, le=20)
 
 
 class OcrSettings(_Section):

@@ -67,6 +67,8 @@ class RichIndexProgress:
             self._failed += 1
             self._progress.console.print(f"[red]failed[/] {result.path}: {result.reason}")
             self._progress.update(self._files, detail=f"[red]{self._failed} failed[/]")
+        for warning in result.warnings:
+            self._progress.console.print(f"[yellow]warning[/] {result.path}: {warning}")
 
     def unit_read(self, modality: Modality) -> None:
         self._read[modality] += 1
@@ -129,5 +131,10 @@ def print_summary(console: Console, report: IndexReport) -> None:
         console.print(f"[red]{len(failures)} file(s) failed:[/]")
         for r in failures:
             console.print(f"  [red]failed[/] {r.path}: {r.reason}")
+    warned = [r for r in report.results if r.warnings]
+    if warned:
+        console.print(f"[yellow]{len(warned)} file(s) indexed with a warning:[/]")
+        for r in warned:
+            console.print(f"  [yellow]warning[/] {r.path}: {'; '.join(r.warnings)}")
     if skipped:
         console.print(f"skipped {len(skipped)} file(s) of unsupported types")

@@ -101,22 +101,38 @@ class FakeClip:
 class FakeTranscriber:
     """Returns the scripted transcript for a file name, or one fixed segment."""
 
-    def __init__(self, scripts: Mapping[str, Sequence[SpeechSegment]] | None = None) -> None:
+    def __init__(
+        self,
+        scripts: Mapping[str, Sequence[SpeechSegment]] | None = None,
+        *,
+        alternatives: Sequence[str] = (),
+        hears_only_without_vad: bool = False,
+    ) -> None:
         self.scripts = dict(scripts or {})
         self.version = "fake-whisper"
         self.device = "cpu"
         self.multilingual = False
         self.calls = 0
+        self.vad_calls: list[bool | None] = []
+        self._alternatives = list(alternatives)
+        # A one-word clip that the VAD filter empties: with VAD on nothing is heard.
+        self.hears_only_without_vad = hears_only_without_vad
 
     def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription:
         info, segments = self.iter_segments(audio, language=language)
         return Transcription(info, tuple(segments))
 
+    def alternatives(self, audio: Any, *, n: int, language: str | None = None) -> list[str]:
+        return self._alternatives[:n]
+
     def iter_segments(
-        self, audio: AudioInput, *, language: str | None = None
+        self, audio: AudioInput, *, language: str | None = None, vad: bool | None = None
     ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]:
         """Scripted by file name; for sample arrays, one segment per loud second."""
         self.calls += 1
+        self.vad_calls.append(vad)
+        if self.hears_only_without_vad and vad is not False:
+            return TranscriptionInfo(language or "en", 1.0, 0.0), iter(())
         if isinstance(audio, str | Path):
             segments = tuple(
                 self.scripts.get(Path(audio).name, (SpeechSegment(0.0, 1.0, "fake speech"),))

@@ -138,10 +138,17 @@ class Transcriber(Protocol):
     def multilingual(self) -> bool: ...
 
     def iter_segments(
-        self, audio: AudioInput, *, language: str | None = None
-    ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]: ...
+        self, audio: AudioInput, *, language: str | None = None, vad: bool | None = None
+    ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]:
+        """``vad``: filter out non-speech first (None: as configured)."""
+        ...
 
     def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription: ...
+
+    def alternatives(self, audio: Any, *, n: int, language: str | None = None) -> list[str]:
+        """The ``n`` best whole-clip hypotheses of a short clip (at most 30 s of samples),
+        best first: what the recogniser almost heard."""
+        ...
 
 
 # -- OCR -------------------------------------------------------------------------------

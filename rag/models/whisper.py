@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rag.errors import ConfigError
 from rag.models.ports import AudioInput, SpeechSegment, Transcription, TranscriptionInfo
 from rag.models.source import (
@@ -111,15 +113,18 @@ class WhisperTranscriber:
         return bool(self._model.model.is_multilingual)
 
     def iter_segments(
-        self, audio: AudioInput, *, language: str | None = None
+        self, audio: AudioInput, *, language: str | None = None, vad: bool | None = None
     ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]:
-        """Start transcribing; segments are decoded as the iterator is consumed."""
+        """Start transcribing; segments are decoded as the iterator is consumed. ``vad``
+        overrides the configured VAD filter (False: transcribe everything)."""
         source: Any = str(audio) if isinstance(audio, Path) else audio
-        segments, info = self._engine().transcribe(
+        use_vad = self._spec.vad_filter if vad is None else vad
+        engine = self._engine() if use_vad else self._model
+        segments, info = engine.transcribe(
             source,
             language=language or self._spec.language,
             beam_size=self._spec.beam_size,
-            vad_filter=self._spec.vad_filter,
+            vad_filter=use_vad,
             condition_on_previous_text=False,
         )
         meta = TranscriptionInfo(
@@ -132,6 +137,40 @@ class WhisperTranscriber:
     def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription:
         info, segments = self.iter_segments(audio, language=language)
         return Transcription(info=info, segments=tuple(s for s in segments if s.text))
+
+    def alternatives(self, audio: Any, *, n: int, language: str | None = None) -> list[str]:
+        """The ``n`` best hypotheses of one beam search over a short clip (16 kHz samples, at
+        most 30 s: one Whisper window), without timestamps, best first, as decoded text.
+
+        faster-whisper's ``transcribe`` keeps only the best; CTranslate2's ``generate``
+        returns the others the same beam already found, at no extra decoding pass."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        samples = np.asarray(audio, dtype=np.float32)[: 30 * 16_000]
+        if n < 1 or samples.size == 0:
+            return []
+        features = pad_or_trim(model.feature_extractor(samples)[..., :-1])
+        tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            model.model.is_multilingual,
+            task="transcribe",
+            language=language or self._spec.language or "en",
+        )
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+        width = max(n, self._spec.beam_size)
+        result = model.model.generate(
+            model.encode(features),
+            [prompt],
+            beam_size=width,
+            num_hypotheses=n,
+            max_length=64,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )[0]
+        texts = (tokenizer.decode(ids).strip() for ids in result.sequences_ids)
+        return [t for t in texts if t]
 
 
 @cache

@@ -107,11 +107,17 @@ def test_header_only_wav_has_no_samples(tmp_path: Path) -> None:
         list(stream_windows(path, window_s=30))
 
 
-def test_silence_only_audio_is_an_error_and_loads_no_model_for_non_audio(tmp_path: Path) -> None:
+def test_silence_only_audio_yields_no_segment_and_loads_no_model_for_non_audio(
+    tmp_path: Path,
+) -> None:
+    from indexers.audio import StreamResult
+
     fake = FakeTranscriber()
     path = write_wav(tmp_path / "quiet.wav", [(3, False)])
-    with pytest.raises(ExtractionError, match="no speech"):
-        list(transcribe_stream(path, lambda: fake, window_s=30))
+    result = StreamResult()
+    assert list(transcribe_stream(path, lambda: fake, window_s=30, result=result)) == []
+    assert result.duration_s == pytest.approx(3.0, abs=0.05)
+    assert result.retried_without_vad  # a short clip: tried once more without VAD
     loads: list[int] = []
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF....WAVEjunk")
@@ -131,3 +137,28 @@ def test_segment_times_are_absolute_across_windows(tmp_path: Path) -> None:
     starts = [s.start for s in segments]
     assert starts == sorted(starts)
     assert segments[-1].end > 33.0
+
+
+def test_a_short_clip_that_vad_empties_is_transcribed_without_vad(tmp_path: Path) -> None:
+    fake = FakeTranscriber(hears_only_without_vad=True)
+    path = write_wav(tmp_path / "word.wav", [(1, True)])
+    segments = list(transcribe_stream(path, lambda: fake, window_s=30))
+    assert [s.text for s in segments] == ["speech at second 0"]
+    assert fake.vad_calls == [None, False]
+
+
+def test_a_long_recording_is_never_retried_without_vad(tmp_path: Path) -> None:
+    """Without VAD, Whisper invents words over silence: only one-window clips are retried."""
+    fake = FakeTranscriber(hears_only_without_vad=True)
+    path = write_wav(tmp_path / "long.wav", [(40, True)])
+    assert list(transcribe_stream(path, lambda: fake, window_s=30)) == []
+    assert False not in fake.vad_calls
+
+
+def test_a_short_clip_keeps_what_whisper_almost_heard(tmp_path: Path) -> None:
+    fake = FakeTranscriber(alternatives=["speech at second 0", "five.", "5.", "five."])
+    path = write_wav(tmp_path / "digit.wav", [(1, True)])
+    (segment,) = transcribe_stream(path, lambda: fake, window_s=30, alternatives=5)
+    assert segment.alternatives == ("five.", "5.")  # the best itself and repeats left out
+    (plain,) = transcribe_stream(path, lambda: fake, window_s=30, alternatives=0)
+    assert plain.alternatives == ()

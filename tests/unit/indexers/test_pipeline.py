@@ -170,12 +170,14 @@ def test_one_bad_file_fails_alone_and_leaves_nothing(
     write_wav(corpus / "quiet.wav", [(2, False)])
     report = _indexer(settings, fakes, store).index_paths([corpus])
     failed = {Path(r.path).name: r.reason for r in report.by_status(FileStatus.FAILED)}
-    assert set(failed) == {"broken.png", "silence.wav", "quiet.wav"}
+    assert set(failed) == {"broken.png", "silence.wav"}
     assert "truncated" in (failed["broken.png"] or "")
     assert "empty" in (failed["silence.wav"] or "")
-    assert "no speech" in (failed["quiet.wav"] or "")
-    assert report.counts(FileStatus.INDEXED) == {"text": 0, "image": 2, "audio": 1}
-    assert store.count("mmrag_audio") == 4
+    # decodable audio without words: indexed (one unit, no text) and reported as a warning
+    warned = {Path(w["path"]).name: w["warning"] for w in report.to_json()["warnings"]}
+    assert "no words recognised" in warned["quiet.wav"]
+    assert report.counts(FileStatus.INDEXED) == {"text": 0, "image": 2, "audio": 2}
+    assert store.count("mmrag_audio") == 5
 
 
 def test_embedding_failure_is_isolated_to_its_file(

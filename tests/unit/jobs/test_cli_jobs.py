@@ -57,7 +57,7 @@ def test_submit_wait_json_prints_the_index_summary(data_dir: Path, corpus: Path)
     code, summary, err = _cli("jobs", "submit", str(corpus), "--wait", "--json")
     assert code == 1, err  # one file failed
     assert set(summary) == {
-        "indexed", "unchanged", "failed", "skipped", "units", "seconds", "dry_run"
+        "indexed", "unchanged", "failed", "skipped", "warnings", "units", "seconds", "dry_run"
     }  # fmt: skip
     assert summary["indexed"] == {"text": 1, "image": 5, "audio": 1}
     assert [Path(f["path"]).name for f in summary["failed"]] == ["broken.png"]
