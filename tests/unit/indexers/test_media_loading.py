@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from rag.media.audio import SAMPLE_RATE, stream_windows
 from rag.media.errors import ExtractionError
 from rag.media.image import load_image
 from rag.models.fakes import FakeTranscriber
+from rag.models.ports import SpeechSegment, TranscriptionInfo
 from tests.media import png_bomb_bytes, png_bytes, write_wav
 
 LIMIT = 10_000_000
@@ -155,10 +158,30 @@ def test_a_long_recording_is_never_retried_without_vad(tmp_path: Path) -> None:
     assert False not in fake.vad_calls
 
 
+class _OneWord(FakeTranscriber):
+    """Hears every clip as "Bye."."""
+
+    def iter_segments(
+        self, audio: Any, *, language: str | None = None, vad: bool | None = None
+    ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]:
+        info, _ = super().iter_segments(audio, language=language, vad=vad)
+        return info, iter([SpeechSegment(0.0, 0.6, "Bye.")])
+
+
 def test_a_short_clip_keeps_what_whisper_almost_heard(tmp_path: Path) -> None:
-    fake = FakeTranscriber(alternatives=["speech at second 0", "five.", "5.", "five."])
+    fake = _OneWord(alternatives=["Bye.", "five.", "5.", "five."])
     path = write_wav(tmp_path / "digit.wav", [(1, True)])
     (segment,) = transcribe_stream(path, lambda: fake, window_s=30, alternatives=5)
+    assert segment.text == "Bye."
     assert segment.alternatives == ("five.", "5.")  # the best itself and repeats left out
     (plain,) = transcribe_stream(path, lambda: fake, window_s=30, alternatives=0)
     assert plain.alternatives == ()
+
+
+def test_a_sentence_keeps_no_alternatives(tmp_path: Path) -> None:
+    """The hypotheses of a sentence are the sentence with a word changed: they would only
+    dilute it (the fake hears "speech at second 0", four words)."""
+    fake = FakeTranscriber(alternatives=["speech at second zero", "speech as second 0"])
+    path = write_wav(tmp_path / "sentence.wav", [(1, True)])
+    (segment,) = transcribe_stream(path, lambda: fake, window_s=30, alternatives=5)
+    assert segment.alternatives == ()
