@@ -254,8 +254,11 @@ def throughput(dataset: Any, settings: Any, base_models: Any, n: int) -> dict[st
                 started = time.perf_counter()
                 runtime.indexer().index_paths([corpus], recursive=False)
                 seconds = time.perf_counter() - started
-            # the embedded store's folder only (the data dir also holds model files)
-            size = sum(f.stat().st_size for f in (work / "qdrant").rglob("*") if f.is_file())
+            # blocks on disk under the embedded store's folder (the data dir also holds model
+            # files; the store preallocates sparse files, so their length says little)
+            size = sum(
+                f.stat().st_blocks * 512 for f in (work / "qdrant").rglob("*") if f.is_file()
+            )
             key = "with_multilingual" if enabled else "without_multilingual"
             out[key] = {
                 "passages_per_s": round(len(items) / seconds, 2),
