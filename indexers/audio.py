@@ -24,6 +24,10 @@ __all__ = [
 # such clips are retried without VAD (on long recordings, silence without VAD makes Whisper
 # invent text).
 SHORT_CLIP_S = 30.0
+# Without VAD, Whisper hears "You" in three seconds of digital silence, with a no-speech
+# probability of 0.95; the one-word FSDD clips that VAD empties score 0.3-0.55. Whisper's own
+# threshold for "this window is silence" is 0.6: a retry keeps only segments below it.
+NO_SPEECH_MAX = 0.6
 # Only a transcript this short keeps other hypotheses: an isolated word has no context to
 # settle what was said ("Bye." for "five"), while the hypotheses of a sentence are that
 # sentence again with a word changed, which only dilutes it (LJ Speech keyword search in the
@@ -93,7 +97,7 @@ def transcribe_stream(
         found = [s for s in segments if s.text.strip()]
         if not found and short:
             info, segments = model.iter_segments(window.samples, language=language, vad=False)
-            found = [s for s in segments if s.text.strip()]
+            found = [s for s in segments if s.text.strip() and s.no_speech_prob < NO_SPEECH_MAX]
             result.retried_without_vad = True
         result.language = info.language
         others: tuple[str, ...] = ()

@@ -75,7 +75,7 @@ MODELS_BY_MODALITY: dict[Modality, tuple[ModelKind, ...]] = {
 
 # How audio becomes units beyond the model: a short clip that VAD empties is transcribed
 # again without it; a clip without words is still a unit (indexers.audio, indexers.units).
-TRANSCRIPT_RECIPE = "vad-retry+alt-max3w"
+TRANSCRIPT_RECIPE = "vad-retry-ns0.6+alt-max3w"
 
 
 @dataclass(eq=False)  # identity: runs are tracked in lists and dicts by object

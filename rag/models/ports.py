@@ -109,6 +109,7 @@ class SpeechSegment:
     start: float
     end: float
     text: str
+    no_speech_prob: float = 0.0  # the model's probability that the stretch holds no speech
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,10 @@ class WhisperTranscriber:
             language_probability=float(info.language_probability),
             duration=float(info.duration),
         )
-        return meta, (SpeechSegment(float(s.start), float(s.end), s.text.strip()) for s in segments)
+        return meta, (
+            SpeechSegment(float(s.start), float(s.end), s.text.strip(), float(s.no_speech_prob))
+            for s in segments
+        )
 
     def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription:
         info, segments = self.iter_segments(audio, language=language)

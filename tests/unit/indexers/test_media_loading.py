@@ -185,3 +185,21 @@ def test_a_sentence_keeps_no_alternatives(tmp_path: Path) -> None:
     path = write_wav(tmp_path / "sentence.wav", [(1, True)])
     (segment,) = transcribe_stream(path, lambda: fake, window_s=30, alternatives=5)
     assert segment.alternatives == ()
+
+
+class _HearsYouInSilence(FakeTranscriber):
+    """Whisper without VAD over silence: "You", with a no-speech probability of 0.95."""
+
+    def iter_segments(
+        self, audio: Any, *, language: str | None = None, vad: bool | None = None
+    ) -> tuple[TranscriptionInfo, Iterator[SpeechSegment]]:
+        info, _ = super().iter_segments(audio, language=language, vad=vad)
+        heard = [] if vad is not False else [SpeechSegment(0.0, 3.0, "You", no_speech_prob=0.95)]
+        return info, iter(heard)
+
+
+def test_a_retry_without_vad_does_not_invent_words_in_silence(tmp_path: Path) -> None:
+    path = write_wav(tmp_path / "silence.wav", [(3, False)])
+    fake = _HearsYouInSilence()
+    assert list(transcribe_stream(path, lambda: fake, window_s=30)) == []
+    assert fake.vad_calls == [None, False]
