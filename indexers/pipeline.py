@@ -55,6 +55,7 @@ from rag.store.collections import (
     Field,
     collection_name,
     collection_spec,
+    rerank_context,
 )
 from rag.types import Modality, UnitState
 
@@ -312,9 +313,16 @@ class Indexer:
         clip_texts = [i for i in with_text if units[i].image is None]
         vectors: list[dict[str, Any]] = [{} for _ in units]
         if with_text:
-            encoded = self.models.text().encode([units[i].text for i in with_text])
+            # The rerank stage's richer contexts go through the same batch: each is stored
+            # with its unit, so reranking it is a dot product (rerank_context_rows).
+            contexts = rerank_context_rows(batch, with_text)
+            encoded = self.models.text().encode(
+                [units[i].text for i in with_text] + [text for _, text in contexts]
+            )
             for row, i in enumerate(with_text):
                 vectors[i][TEXT_VECTOR] = encoded[row]
+            for row, (i, _) in enumerate(contexts, start=len(with_text)):
+                units[i].extra[Field.RERANK_TEXT] = encoded[row].astype(float).tolist()
             multilingual = self.models.multilingual()
             if multilingual is not None:
                 encoded = multilingual.encode([units[i].text for i in with_text])
@@ -499,6 +507,21 @@ class Indexer:
     def _result(self, result: FileResult) -> None:
         self._report.results.append(result)
         self.listener.file_finished(result)
+
+
+def rerank_context_rows(
+    batch: Sequence[tuple[_SourceRun, UnitDraft, int]], rows: Sequence[int]
+) -> list[tuple[int, str]]:
+    """The rows whose rerank context (``rerank_context``, the string reranking builds from
+    the payload) differs from the embedded text, with that context: only these need a
+    vector of their own (``Field.RERANK_TEXT``), the rest reuse the first-stage score."""
+    out: list[tuple[int, str]] = []
+    for i in rows:
+        run, unit, _ = batch[i]
+        text = rerank_context(run.source.modality.value, {**unit.extra, Field.TEXT: unit.text})
+        if text.strip() and text != unit.text:
+            out.append((i, text))
+    return out
 
 
 def encode_images_for_rerank(
