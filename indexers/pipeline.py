@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,9 +173,7 @@ class Indexer:
         self._report = IndexReport(dry_run=dry_run)
         self._touched = set()
         try:
-            for item, uri in found:
-                self.listener.file_discovered(str(item.path))
-                self._one(item, uri, tenant, dry_run)
+            self._each(found, tenant, dry_run)
             self._flush()
             self._finalize_ready()
             for name in sorted(self._touched):
@@ -182,12 +183,56 @@ class Indexer:
         self._report.seconds = time.perf_counter() - started
         return self._report
 
-    def _one(self, item: Discovered, uri: str | None, tenant: str, dry_run: bool) -> None:
+    def _each(
+        self, found: Iterable[tuple[Discovered, str | None]], tenant: str, dry_run: bool
+    ) -> None:
+        """Every file in order; images are decoded and OCR'd on a pool of
+        ``MMRAG_MODELS__OCR__WORKERS`` threads, up to that many ahead of the one being
+        embedded and written (model batches and store writes stay on this thread)."""
+        ocr = self.settings.models.ocr
+        workers = ocr.workers if ocr.enabled and not dry_run else 1
+        if workers <= 1:
+            for item, uri in found:
+                self.listener.file_discovered(str(item.path))
+                run = self._prepare(item, uri, tenant, dry_run)
+                if run is not None:
+                    self._consume(run, None)
+            return
+        pending: deque[tuple[_SourceRun, Future[list[UnitDraft]]]] = deque()
+        with ThreadPoolExecutor(workers, thread_name_prefix="mmrag-ocr") as pool:
+            try:
+                for item, uri in found:
+                    self.listener.file_discovered(str(item.path))
+                    run = self._prepare(item, uri, tenant, dry_run)
+                    if run is None:
+                        continue
+                    if run.source.modality is not Modality.IMAGE:
+                        while pending:
+                            self._consume(*pending.popleft())
+                        self._consume(run, None)
+                        continue
+                    units = functools.partial(self._read_units, run.source)
+                    pending.append((run, pool.submit(units)))
+                    if len(pending) >= workers:
+                        self._consume(*pending.popleft())
+                while pending:
+                    self._consume(*pending.popleft())
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _read_units(self, source: SourceFile) -> list[UnitDraft]:
+        return list(units_for(source, self.models, self.settings.index))
+
+    def _prepare(
+        self, item: Discovered, uri: str | None, tenant: str, dry_run: bool
+    ) -> _SourceRun | None:
+        """The source's run if its units are to be read, else None (reported already)."""
         if item.error is not None or item.modality is None:
             unsupported = (item.error or "").startswith("unsupported file type")
             status = FileStatus.SKIPPED if unsupported and not item.explicit else FileStatus.FAILED
             self._result(FileResult(str(item.path), None, status, reason=item.error, source=uri))
-            return
+            return None
         try:
             source = read_source(
                 item.path, item.modality, uri=uri, max_bytes=self.settings.index.max_file_mb << 20
@@ -198,17 +243,27 @@ class Indexer:
                     str(item.path), item.modality, FileStatus.FAILED, reason=exc.detail, source=uri
                 )
             )
-            return
+            return None
         run = self._new_run(source, tenant)
         if self._unchanged(run):
             self._result(self._file_result(run, FileStatus.UNCHANGED))
-            return
+            return None
         if dry_run:
             self._result(self._file_result(run, FileStatus.INDEXED))
-            return
+            return None
+        return run
+
+    def _consume(self, run: _SourceRun, read: Future[list[UnitDraft]] | None) -> None:
+        """Buffer the run's units (read here, or by the image pool into ``read``)."""
+        source = run.source
         self._active.append(run)
         try:
-            for unit in units_for(source, self.models, self.settings.index):
+            units = (
+                read.result()
+                if read is not None
+                else units_for(source, self.models, self.settings.index)
+            )
+            for unit in units:
                 self._buffer.append((run, unit, run.next_index))
                 run.next_index += 1
                 run.buffered += 1
