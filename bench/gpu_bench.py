@@ -10,7 +10,9 @@ CPU the same code in float32), their ratio, and the peak GPU memory (n/a on the 
 Workloads: text (the registry's text embedder vs plain sentence-transformers on MS MARCO
 passages), images (mmrag's CLIP ``encode_images`` from files, decoding included, vs plain
 open_clip), speech (mmrag's transcriber vs plain faster-whisper, batched on CUDA) and
-reranking 900 text + 100 image candidates through mmrag's reranker without and with a
+reranking 900 titled text + 100 image candidates through mmrag's reranker: without a
+cross-encoder, from the context vectors indexing stores (``rerank``) and with every context
+encoded at query time, as for points of another text model (``rerank-enc``); and with a
 cross-encoder. CLIP and the cross-encoder have no weights on an offline machine: they run with
 random weights of the same architecture (honest speed, meaningless scores), and the output
 says so. Models come from mmrag's own loaders through the composition root.
@@ -340,7 +342,7 @@ def write_random_cross_encoder(folder: Path, text_model_dir: str) -> Path:
 
 
 def _rerank_inputs(
-    runtime: Runtime, passages: list[str], files: list[Path]
+    runtime: Runtime, passages: list[str], files: list[Path], *, stored_text: bool = True
 ) -> tuple[Any, list[Any]]:
     from rerankers.cross_modal import RerankCandidate, RerankQuery
 
@@ -350,13 +352,32 @@ def _rerank_inputs(
     clip_vector = models.clip().encode_texts([query])[0]
     rerank_query = RerankQuery(query, text_vector, clip_vector, None)
     candidates = [
-        RerankCandidate(f"t{i}", "text", {"text": p, "title": f"Passage {i}"}, 0.5)
-        for i, p in enumerate(passages)
+        RerankCandidate(f"t{i}", "text", payload, 0.5)
+        for i, payload in enumerate(_text_payloads(runtime, passages, stored_text))
     ] + [
         RerankCandidate(f"i{i}", "image", payload)
         for i, payload in enumerate(_image_payloads(runtime, files))
     ]
     return rerank_query, candidates
+
+
+def _text_payloads(runtime: Runtime, passages: list[str], stored: bool) -> list[dict[str, Any]]:
+    """Titled passages (the context, title + chunk, is not the embedded text). With
+    ``stored``, each carries what indexing stores (the text model's vector of that context,
+    payload ``rerank_text``), computed here once, outside the timed work; without it, as a
+    point indexed by another text model: the reranker encodes the contexts itself."""
+    from rag.store.collections import Field, rerank_context
+
+    text = runtime.models.text()
+    payloads: list[dict[str, Any]] = [
+        {"text": p, "title": f"Passage {i}", "models": {"text": text.version}}
+        for i, p in enumerate(passages)
+    ]
+    if stored:
+        vectors = text.encode([rerank_context("text", payload) for payload in payloads])
+        for payload, vector in zip(payloads, vectors, strict=True):
+            payload[Field.RERANK_TEXT] = vector.astype(float).tolist()
+    return payloads
 
 
 def _image_payloads(runtime: Runtime, files: list[Path]) -> list[dict[str, Any]]:
@@ -386,18 +407,31 @@ def bench_rerank(
         folder = write_random_cross_encoder(
             Path(tmp), resolve_text_source(settings.models.text).location
         )
-        variants: list[tuple[str, Settings, str]] = [
-            ("rerank", settings, "no cross-encoder (sentence encoder + CLIP)"),
+        variants: list[tuple[str, Settings, str, bool]] = [
+            (
+                "rerank",
+                settings,
+                "no cross-encoder: the context vectors stored at index time (dot products)",
+                True,
+            ),
+            (
+                "rerank-enc",
+                settings,
+                "no cross-encoder, no stored context vectors (another text model's points): "
+                "every context encoded at query time",
+                False,
+            ),
             (
                 "rerank+ce",
                 _with_cross_encoder(settings, str(folder)),
                 "RANDOM MiniLM-L6-sized cross-encoder (BertConfig; none ship offline)",
+                True,
             ),
         ]
-        for name, variant, note in variants:
+        for name, variant, note, stored_text in variants:
             runtime = Runtime(variant)
             reranker = runtime.reranker()
-            query, candidates = _rerank_inputs(runtime, passages, files)
+            query, candidates = _rerank_inputs(runtime, passages, files, stored_text=stored_text)
             device = str(getattr(runtime.models.text(), "device", "cpu"))
             work = functools.partial(reranker.score, query, candidates)
             # warm up on a few of each kind: the same code path, a fraction of the time

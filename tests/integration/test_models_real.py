@@ -187,3 +187,18 @@ def test_clip_parallel_preprocessing_matches_one_by_one(models: ModelRegistry) -
         )
     assert vectors.shape == (5, clip.dim)
     assert np.allclose(vectors, reference, atol=1e-5)
+
+
+def test_the_ocr_pool_reads_the_same_text_on_parallel_engines() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.models.ocr import load_ocr
+    from rag.settings import OcrSettings
+
+    image = render_text_image(OCR_SAMPLE_TEXT)
+    alone = load_ocr(OcrSettings(workers=1)).text(image)
+    pooled = load_ocr(OcrSettings(workers=2))
+    with ThreadPoolExecutor(2) as threads:
+        texts = list(threads.map(pooled.text, [image] * 4))
+    assert alone.replace("\n", " ") == OCR_SAMPLE_TEXT
+    assert texts == [alone] * 4

@@ -97,8 +97,11 @@ def corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def jobs_settings(make_settings: SettingsFactory) -> Settings:
-    """Small batches, so a corpus of a few files makes several of them."""
-    return make_settings(jobs={"batch_files": 3})
+    """Small batches, so a corpus of a few files makes several of them. One OCR worker: the
+    hooks act "while that file is in progress", which holds only when images are read one
+    at a time (with a pool, up to ``workers`` images are discovered and read ahead, so a
+    stop set during one image is noticed up to that many files later)."""
+    return make_settings(jobs={"batch_files": 3}, models={"ocr": {"workers": 1}})
 
 
 @pytest.fixture

@@ -123,8 +123,11 @@ def test_cancel_stops_at_the_next_file_and_keeps_what_is_done(
     sqlite_ledger: SqliteLedger,
     corpus: Path,
 ) -> None:
-    # one unit per write, so each file is complete (live) before the next one starts
-    settings = make_settings(jobs={"batch_files": 3}, index={"batch_units": 1})
+    # one unit per write, so each file is complete (live) before the next one starts; one
+    # OCR worker, so no image is read ahead (see jobs_settings)
+    settings = make_settings(
+        jobs={"batch_files": 3}, index={"batch_units": 1}, models={"ocr": {"workers": 1}}
+    )
     ctx = JobContext(settings, fakes.registry(settings), store, sqlite_ledger)
     job_id = _submit(ctx, corpus)
     service = JobService(settings, sqlite_ledger, LocalDispatcher(settings))
