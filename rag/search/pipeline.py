@@ -263,8 +263,8 @@ class Searcher:
             if values
         }
         weights = {
-            # A model not trained on the query's language: the shape of its scores may
-            # overstate what they know (FusionParams.uncovered; 1 by default, measured).
+            # A model not trained on the query's language: the shape of its scores overstates
+            # what they know (FusionParams.uncovered: by default it does not vote).
             signal: round(
                 value
                 * (1.0 if covers(self._languages(signal), lang) else self.fusion_params.uncovered),
