@@ -38,6 +38,7 @@ from indexers.report import (
     NullListener,
     ProgressListener,
     UnitListener,
+    WriteListener,
 )
 from indexers.sources import SourceFile, check_tenant, read_source
 from indexers.units import UnitDraft, units_for
@@ -262,6 +263,10 @@ class Indexer:
     def _consume(self, run: _SourceRun, read: Future[list[UnitDraft]] | None) -> None:
         """Buffer the run's units (read here, or by the image pool into ``read``)."""
         source = run.source
+        if read is not None and isinstance(self.listener, WriteListener):
+            # Read ahead: the listener heard of it up to ``workers`` files ago; a stop or a
+            # cancel since then still stops the run before this file writes anything.
+            self.listener.file_writing(str(source.path))
         self._active.append(run)
         try:
             units = (

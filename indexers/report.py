@@ -89,6 +89,16 @@ class UnitListener(Protocol):
     def unit_read(self, modality: Modality) -> None: ...
 
 
+@runtime_checkable
+class WriteListener(Protocol):
+    """Optional: told just before the units of a file that was read ahead (images decoded and
+    OCR'd on the pool) are buffered for writing. Raising there stops the run before anything
+    of that file is written: a job runner checks for a stop or a cancel, as it does when a
+    file is discovered."""
+
+    def file_writing(self, path: str) -> None: ...
+
+
 class NullListener:
     def run_started(self, total_files: int) -> None:
         return None

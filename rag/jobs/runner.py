@@ -439,6 +439,11 @@ class _BatchListener:
         self._inflight.add(path)
         self._ctx.ledger.set_inflight(self._job_id, self._index, self._inflight)
 
+    def file_writing(self, path: str) -> None:
+        """A file read ahead is about to write: a stop or cancel since it was discovered
+        stops the batch here (indexers.report.WriteListener)."""
+        self._check()
+
     def file_finished(self, result: FileResult) -> None:
         if result.status is FileStatus.FAILED and result.reason == ROLLBACK_REASON:
             return

@@ -337,3 +337,36 @@ def test_units_carry_their_language_and_the_encoder_versions(
     where = store_filter("default", SearchFilters(fields={"lang": "de"}))
     hits, _ = store.scroll("mmrag_text", where, limit=10)
     assert [h.payload["source_name"] for h in hits] == ["de.txt"]
+
+
+def test_a_stop_while_images_are_read_ahead_stops_before_the_next_write(
+    make_settings: SettingsFactory, fakes: Fakes, store: EmbeddedStore, tmp_path: Path
+) -> None:
+    """With an OCR pool, images are discovered and read ahead of the one being written; a
+    stop raised by the listener when a read-ahead file is about to write (a job runner's
+    stop or cancel check) leaves that file and the ones after it unwritten."""
+    from indexers.report import NullListener
+
+    class StopError(Exception):
+        pass
+
+    class StopAtSecondWrite(NullListener):
+        def __init__(self) -> None:
+            self.writing: list[str] = []
+
+        def file_writing(self, path: str) -> None:
+            self.writing.append(Path(path).name)
+            if len(self.writing) == 2:
+                raise StopError
+
+    root = tmp_path / "images"
+    root.mkdir()
+    for n in range(4):
+        (root / f"im{n}.png").write_bytes(png_bytes(color=(40 * n, 20, 20)))
+    settings = make_settings(models={"ocr": {"workers": 2}}, index={"batch_units": 1})
+    listener = StopAtSecondWrite()
+    indexer = Indexer(settings, fakes.registry(settings), store, listener=listener)
+    with pytest.raises(StopError):
+        indexer.index_paths([root])
+    assert listener.writing == ["im0.png", "im1.png"]
+    assert [Path(p["source"]).name for p in _live(store, "image")] == ["im0.png"]
