@@ -30,8 +30,10 @@ from translators.convert.context import ConversionContext
 from translators.convert.deviations import Deviation, widen, widened_id
 from translators.convert.envelope import Envelope, fault_error, open_envelope
 from translators.convert.message import (
+    content_fits,
     convert_body,
     convert_headers,
+    first_child_tags,
     renamed_matches,
     shape_matches,
 )
@@ -531,7 +533,8 @@ class TranslatorService:
         directions: tuple[Direction, ...] = (
             (options.direction,) if options.direction else ("input", "output")
         )
-        scored: list[tuple[int, int, int, CompiledMessage]] = []
+        scored: list[tuple[int, int, int, int, CompiledMessage]] = []
+        first_tags = first_child_tags(envelope.messages)
         for order, operation in enumerate(operations):
             for direction in directions:
                 if operation.message(direction) is None:
@@ -539,10 +542,19 @@ class TranslatorService:
                 message = compiled.message(operation, direction)
                 score = shape_matches(message.shape, envelope.messages)
                 if score:
-                    # The binding of the envelope's SOAP version first, then unbound/HTTP ones.
+                    # The binding of the envelope's SOAP version first, then unbound/HTTP ones;
+                    # among those, one whose type declares the body's first child (an rpc
+                    # request and its reply share the wrapper's name, not their parts).
                     version = operation.soap_version
                     version_fit = 2 if version == envelope.soap_version else int(version is None)
-                    scored.append((score, version_fit, -order, message))
+                    fits = content_fits(
+                        message.shape, envelope.messages, first_tags, compiled.converter
+                    )
+                    if score == 1 and fits:
+                        # An rpc reply's wrapper name is not significant (SOAP 1.1, 7.1): a
+                        # reply under another name whose parts fit ranks with exact names.
+                        score = 3
+                    scored.append((score, version_fit, fits, -order, message))
         if not scored:
             found = ", ".join(m.tag for m in envelope.messages) or "an empty body"
             scope = f"operation {options.operation}" if options.operation else "any operation"
@@ -550,8 +562,8 @@ class TranslatorService:
                 f"the message ({found}) does not match {scope} of {compiled.name}",
                 path="/Envelope/Body",
             )
-        scored.sort(key=lambda s: s[:3], reverse=True)
-        return [s[3] for s in scored]
+        scored.sort(key=lambda s: s[:4], reverse=True)
+        return [s[4] for s in scored]
 
     # -- schemas -------------------------------------------------------------------------
     def schema(self, wsdl: WsdlRef, operation: str, direction: Direction) -> dict[str, Any]:
@@ -648,9 +660,11 @@ _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "dependent
 
 
 def _shape_key(envelope: Envelope, options: TranslateOptions) -> tuple[Any, ...]:
-    """What candidate selection depends on: body element names, SOAP version, options."""
+    """What candidate selection depends on: body element names and their first children's,
+    SOAP version, options."""
     return (
         tuple(m.tag for m in envelope.messages),
+        first_child_tags(envelope.messages),
         envelope.soap_version,
         options.operation,
         options.direction,

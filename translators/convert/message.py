@@ -12,8 +12,17 @@ from translators.convert.context import ConversionContext, mismatch
 from translators.convert.typed import TypedConverter
 from translators.schema.message import BodyEntry, MessageShape
 from translators.xml.names import local_name, namespace_of
+from translators.xsd.model import ComplexType
 
-__all__ = ["convert_body", "convert_headers", "renamed_matches", "shape_matches", "wrapper_named"]
+__all__ = [
+    "content_fits",
+    "convert_body",
+    "convert_headers",
+    "first_child_tags",
+    "renamed_matches",
+    "shape_matches",
+    "wrapper_named",
+]
 
 
 def _entry_for(
@@ -122,6 +131,39 @@ def shape_matches(shape: MessageShape, messages: tuple[etree._Element, ...]) -> 
             return 0
         score = min(score, 2)
     return score
+
+
+def first_child_tags(messages: tuple[etree._Element, ...]) -> tuple[str | None, ...]:
+    """The first child element's tag of each body element (None for one without)."""
+    tags: list[str | None] = []
+    for message in messages:
+        first = next(message.iterchildren(etree.Element), None)
+        tags.append(None if first is None else first.tag)
+    return tuple(tags)
+
+
+def content_fits(
+    shape: MessageShape,
+    messages: tuple[etree._Element, ...],
+    first_tags: tuple[str | None, ...],
+    converter: TypedConverter,
+) -> int:
+    """How many body elements open with a child their candidate's type declares: the
+    tie-break between candidates whose body elements are named alike (an rpc operation's
+    request and reply share the wrapper's name, the parts tell them apart)."""
+    fits = 0
+    for message, tag in zip(messages, first_tags, strict=True):
+        if tag is None:
+            continue
+        entry = _entry_for(message, shape, None)
+        if entry is None:
+            continue
+        xsd_type = entry.element.type
+        if not isinstance(xsd_type, ComplexType) or xsd_type.is_any or xsd_type.array is not None:
+            continue
+        if tag in converter.layouts.get(xsd_type).by_name:
+            fits += 1
+    return fits
 
 
 def convert_body(

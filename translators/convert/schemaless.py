@@ -90,6 +90,8 @@ class SchemalessConverter:
 
     def value(self, element: etree._Element, ctx: ConversionContext) -> Any:
         ctx.count(element)
+        if not element.keys():  # no attributes: no reference, nil or type to read
+            return self.content(element, ctx)
         ref = ctx.reference(element)
         if ref is not None and len(element) == 0:
             target = ctx.target(element, ref)
@@ -120,13 +122,18 @@ class SchemalessConverter:
             out["#text"] = text
         seen: dict[str, str] = {}  # key -> Clark name
         for child in element:
-            if not isinstance(child.tag, str):
+            tag = child.tag
+            if not isinstance(tag, str):
                 continue
-            key = seen.get(child.tag)
+            key = seen.get(tag)
             if key is None:
                 key = _child_key(out, child, seen)
-                seen[child.tag] = key
-            value = self.value(child, ctx)
+                seen[tag] = key
+            if len(child) == 0 and not child.keys():  # a bare leaf: its text
+                ctx.count(child)
+                value = child.text or ""
+            else:
+                value = self.value(child, ctx)
             if key in out:
                 existing = out[key]
                 if isinstance(existing, _Repeated):

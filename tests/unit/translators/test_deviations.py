@@ -225,6 +225,23 @@ def test_an_rpc_reply_with_another_wrapper_name(service: TranslatorService, wsdl
         service.translate(xml, wsdl)
 
 
+def test_an_rpc_reply_under_the_request_wrapper_name_is_inferred_by_its_parts(
+    service: TranslatorService, wsdl: WsdlRef
+) -> None:
+    # Request and reply both under <t:Echo>: the parts (echoed, not text) say which it is,
+    # so the reply is read as the output at once, with no "better-named candidate" warning.
+    reply_xml = ENV.format("<t:Echo><echoed>hi</echoed></t:Echo>").encode()
+    translation = service.translate(reply_xml, wsdl)
+    assert (translation.operation, translation.direction) == ("Echo", "output")
+    assert translation.data == {"EchoResponse": {"echoed": "hi"}}
+    assert translation.deviations == ()
+    assert not any("candidate" in w for w in translation.warnings)
+    request_xml = ENV.format("<t:Echo><text>hi</text></t:Echo>").encode()
+    request = service.translate(request_xml, wsdl)
+    assert (request.operation, request.direction) == ("Echo", "input")
+    assert request.data == {"Echo": {"text": "hi"}}
+
+
 def test_a_missing_mtom_part(service: TranslatorService, wsdl: WsdlRef) -> None:
     envelope = reply(
         '<t:name>a</t:name><t:data><xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include"'
