@@ -189,29 +189,44 @@ class Searcher:
         if not signals or not self.store.collection_exists(name):
             return []
         order = list(signals)
-        # One batched call: every signal's own top candidates.
+        # One batched call: every signal's own top candidates (ids only: a candidate found by
+        # several signals would otherwise have its payload, stored rerank vectors included,
+        # read and converted once per signal).
         first = self.store.search_batch(
             name,
-            [VectorQuery(VECTOR_OF_SIGNAL[s], signals[s], depth, where) for s in order],
+            [
+                VectorQuery(VECTOR_OF_SIGNAL[s], signals[s], depth, where, with_payload=False)
+                for s in order
+            ],
         )
         by_id: dict[str, Candidate] = {}
         rankings: list[list[str]] = []
         for hits in first:
             rankings.append([h.id for h in hits])
             for h in hits:
-                by_id.setdefault(h.id, Candidate(h.id, modality, h.payload))
+                by_id.setdefault(h.id, Candidate(h.id, modality, {}))
         if not by_id:
             return []
         # A second batched call scores the whole union by every signal, so fusion never
-        # guesses a score for a candidate that one signal did not happen to return.
+        # guesses a score for a candidate that one signal did not happen to return; one query
+        # of it (a dense signal's, which scores every candidate) brings the payloads.
         union = Filter(must=(*where.must, HasId(tuple(by_id))))
+        carrier = next((i for i, s in enumerate(order) if s != LEXICAL), 0)
         exact = self.store.search_batch(
             name,
             [
-                VectorQuery(VECTOR_OF_SIGNAL[s], signals[s], len(by_id), union, with_payload=False)
-                for s in order
+                VectorQuery(
+                    VECTOR_OF_SIGNAL[s], signals[s], len(by_id), union, with_payload=i == carrier
+                )
+                for i, s in enumerate(order)
             ],
         )
+        for h in exact[carrier]:
+            by_id[h.id].payload = h.payload
+        missing = [cid for cid, c in by_id.items() if not c.payload]
+        if missing:  # a point without the carrier's vector (none is expected)
+            for point in self.store.retrieve(name, missing):
+                by_id[point.id].payload = point.payload
         scores: dict[str, dict[str, float]] = {}
         for signal, hits in zip(order, exact, strict=True):
             scores[signal] = {h.id: h.score for h in hits}

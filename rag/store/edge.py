@@ -252,11 +252,17 @@ class EmbeddedStore:
         if not queries:
             return []
         e = self._edge
+        # The queries of a batch usually share one filter (a long id list in the union
+        # call): convert each distinct filter once.
+        filters: dict[int, Any] = {}
+        for q in queries:
+            if id(q.filter) not in filters:
+                filters[id(q.filter)] = self._filter(q.filter)
         requests = [
             e.QueryRequest(
                 limit=q.limit,
                 query=e.Query.Nearest(self._vector(q.vector), using=q.vector_name),
-                filter=self._filter(q.filter),
+                filter=filters[id(q.filter)],
                 with_payload=q.with_payload,
                 with_vector=False,
             )

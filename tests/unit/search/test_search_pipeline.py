@@ -16,7 +16,7 @@ from rag.models.fakes import FakeClip, FakeMultilingual, FakeOcr, FakeTextEmbedd
 from rag.search.pipeline import Searcher
 from rag.search.request import SearchFilters, SearchRequest
 from rag.settings import Settings
-from rag.store.base import VectorStore
+from rag.store.base import ScoredPoint, VectorQuery, VectorStore
 from rag.store.edge import EmbeddedStore
 from rag.store.server import ServerStore
 from rag.types import Modality
@@ -459,3 +459,44 @@ def test_lexical_matches_that_tie_are_not_floored(
     assert top[0].explain is not None
     assert top[0].explain["weights"]["bm25"] > 0.5
     assert response.query.lang is not None
+
+
+class _CountingStore:
+    """Passes calls through; counts payloads returned, and can withhold them all."""
+
+    def __init__(self, inner: VectorStore, *, withhold: bool = False) -> None:
+        self.inner, self.withhold, self.payloads = inner, withhold, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def search_batch(self, name: str, queries: list[VectorQuery]) -> list[list[ScoredPoint]]:
+        out = self.inner.search_batch(name, queries)
+        self.payloads += sum(1 for hits in out for h in hits if h.payload)
+        if self.withhold:
+            out = [[ScoredPoint(h.id, h.score, {}) for h in hits] for hits in out]
+        return out
+
+
+@pytest.mark.parametrize("withhold", [False, True])
+def test_each_candidates_payload_is_read_once_and_never_lost(
+    searcher: Searcher, withhold: bool
+) -> None:
+    counting = _CountingStore(searcher.store, withhold=withhold)
+    wrapped = Searcher(searcher.settings, searcher.models, counting, Calibration())  # type: ignore[arg-type]
+    response = wrapped.search(
+        SearchRequest(text="horses gallop on the beach", k=20), tenant="default"
+    )
+    expected = searcher.search(
+        SearchRequest(text="horses gallop on the beach", k=20), tenant="default"
+    )
+    # Same hits, same payload-derived fields, whether or not the union query brought them
+    # (a point without the carrying signal's vector is read by id instead).
+    assert [(h.id, h.source_name, h.snippet, h.score) for h in response.results] == [
+        (h.id, h.source_name, h.snippet, h.score) for h in expected.results
+    ]
+    assert response.results[0].source_name == "horses.md"
+    if not withhold:
+        # one payload per candidate, not one per (signal, candidate)
+        candidates = len({h.id for h in expected.results})
+        assert counting.payloads <= 3 * max(candidates, 1)
