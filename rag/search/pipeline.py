@@ -118,6 +118,12 @@ class Searcher:
 
         ranked = sorted(candidates, key=lambda c: c.fused_logit, reverse=True)
         clock = _lap(timings, "fuse", clock)
+        gone = self._read_payloads(ranked[: max(request.rerank_depth, request.offset + request.k)])
+        if gone:  # deleted since it was found
+            ranked = [c for c in ranked if c.id not in gone]
+        read_ms = (time.perf_counter() - clock) * 1000
+        timings["retrieve"] = round(timings["retrieve"] + read_ms, 2)  # payloads: retrieval too
+        clock = time.perf_counter()
 
         if request.rerank_depth > 0 and ranked:
             head = ranked[: request.rerank_depth]
@@ -189,9 +195,8 @@ class Searcher:
         if not signals or not self.store.collection_exists(name):
             return []
         order = list(signals)
-        # One batched call: every signal's own top candidates (ids only: a candidate found by
-        # several signals would otherwise have its payload, stored rerank vectors included,
-        # read and converted once per signal).
+        # One batched call: every signal's own top candidates (ids and scores only: payloads
+        # are read after fusion, for the candidates a response can show or rerank).
         first = self.store.search_batch(
             name,
             [
@@ -208,25 +213,15 @@ class Searcher:
         if not by_id:
             return []
         # A second batched call scores the whole union by every signal, so fusion never
-        # guesses a score for a candidate that one signal did not happen to return; one query
-        # of it (a dense signal's, which scores every candidate) brings the payloads.
+        # guesses a score for a candidate that one signal did not happen to return.
         union = Filter(must=(*where.must, HasId(tuple(by_id))))
-        carrier = next((i for i, s in enumerate(order) if s != LEXICAL), 0)
         exact = self.store.search_batch(
             name,
             [
-                VectorQuery(
-                    VECTOR_OF_SIGNAL[s], signals[s], len(by_id), union, with_payload=i == carrier
-                )
-                for i, s in enumerate(order)
+                VectorQuery(VECTOR_OF_SIGNAL[s], signals[s], len(by_id), union, with_payload=False)
+                for s in order
             ],
         )
-        for h in exact[carrier]:
-            by_id[h.id].payload = h.payload
-        missing = [cid for cid, c in by_id.items() if not c.payload]
-        if missing:  # a point without the carrier's vector (none is expected)
-            for point in self.store.retrieve(name, missing):
-                by_id[point.id].payload = point.payload
         scores: dict[str, dict[str, float]] = {}
         for signal, hits in zip(order, exact, strict=True):
             scores[signal] = {h.id: h.score for h in hits}
@@ -305,6 +300,26 @@ class Searcher:
         if not options.calibrate:
             return lambda signal, raw: raw
         return lambda signal, raw: self.calibration.logit(modality.value, signal, raw)
+
+    def _read_payloads(self, shown: list[Candidate]) -> set[str]:
+        """Payloads of the candidates a response can show or rerank, read by id. Reading a
+        payload reads all of it, stored rerank vectors included (about 900 floats an image
+        point): for every candidate of every signal that cost more than the search itself
+        (a hundred candidates per collection, 10-25 ms a collection at 100k points). Returns
+        the ids no longer stored."""
+        gone: set[str] = set()
+        by_modality: dict[Modality, list[Candidate]] = {}
+        for candidate in shown:
+            by_modality.setdefault(candidate.modality, []).append(candidate)
+        for modality, group in by_modality.items():
+            name = collection_name(self.settings.store.collection_prefix, modality)
+            stored = {p.id: p.payload for p in self.store.retrieve(name, [c.id for c in group])}
+            for candidate in group:
+                if candidate.id in stored:
+                    candidate.payload = stored[candidate.id]
+                else:
+                    gone.add(candidate.id)
+        return gone
 
     # -- reranking -------------------------------------------------------------------------
     def _rerank(self, query: EncodedQuery, head: list[Candidate]) -> None:

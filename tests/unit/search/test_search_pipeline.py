@@ -16,7 +16,8 @@ from rag.models.fakes import FakeClip, FakeMultilingual, FakeOcr, FakeTextEmbedd
 from rag.search.pipeline import Searcher
 from rag.search.request import SearchFilters, SearchRequest
 from rag.settings import Settings
-from rag.store.base import ScoredPoint, VectorQuery, VectorStore
+from rag.store.base import ScoredPoint, StoredPoint, VectorQuery, VectorStore
+from rag.store.collections import collection_name
 from rag.store.edge import EmbeddedStore
 from rag.store.server import ServerStore
 from rag.types import Modality
@@ -462,10 +463,10 @@ def test_lexical_matches_that_tie_are_not_floored(
 
 
 class _CountingStore:
-    """Passes calls through; counts payloads returned, and can withhold them all."""
+    """Passes calls through; counts payloads the searcher reads."""
 
-    def __init__(self, inner: VectorStore, *, withhold: bool = False) -> None:
-        self.inner, self.withhold, self.payloads = inner, withhold, 0
+    def __init__(self, inner: VectorStore) -> None:
+        self.inner, self.payloads, self.read_ids = inner, 0, 0
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
@@ -473,30 +474,42 @@ class _CountingStore:
     def search_batch(self, name: str, queries: list[VectorQuery]) -> list[list[ScoredPoint]]:
         out = self.inner.search_batch(name, queries)
         self.payloads += sum(1 for hits in out for h in hits if h.payload)
-        if self.withhold:
-            out = [[ScoredPoint(h.id, h.score, {}) for h in hits] for hits in out]
         return out
 
+    def retrieve(self, name: str, ids: list[str], **kwargs: bool) -> list[StoredPoint]:
+        self.read_ids += len(ids)
+        return self.inner.retrieve(name, ids, **kwargs)
 
-@pytest.mark.parametrize("withhold", [False, True])
-def test_each_candidates_payload_is_read_once_and_never_lost(
-    searcher: Searcher, withhold: bool
+
+@pytest.mark.parametrize("depth", [0, 3, 30])
+def test_payloads_are_read_only_for_what_a_response_can_show_or_rerank(
+    searcher: Searcher, depth: int
 ) -> None:
-    counting = _CountingStore(searcher.store, withhold=withhold)
+    counting = _CountingStore(searcher.store)
     wrapped = Searcher(searcher.settings, searcher.models, counting, Calibration())  # type: ignore[arg-type]
-    response = wrapped.search(
-        SearchRequest(text="horses gallop on the beach", k=20), tenant="default"
-    )
-    expected = searcher.search(
-        SearchRequest(text="horses gallop on the beach", k=20), tenant="default"
-    )
-    # Same hits, same payload-derived fields, whether or not the union query brought them
-    # (a point without the carrying signal's vector is read by id instead).
-    assert [(h.id, h.source_name, h.snippet, h.score) for h in response.results] == [
-        (h.id, h.source_name, h.snippet, h.score) for h in expected.results
-    ]
+    request = SearchRequest(text="horses gallop on the beach", k=2, rerank_depth=depth)
+    response = wrapped.search(request, tenant="default")
+    assert counting.payloads == 0  # no search returns payloads
+    assert counting.read_ids <= max(depth, 2)
     assert response.results[0].source_name == "horses.md"
-    if not withhold:
-        # one payload per candidate, not one per (signal, candidate)
-        candidates = len({h.id for h in expected.results})
-        assert counting.payloads <= 3 * max(candidates, 1)
+    for hit in response.results:  # each hit shows its own stored payload
+        collection = collection_name(
+            searcher.settings.store.collection_prefix, Modality(hit.modality)
+        )
+        (stored,) = searcher.store.retrieve(collection, [hit.id])
+        assert hit.snippet == str(stored.payload.get("text") or "").strip()[: len(hit.snippet)]
+        assert hit.source_name == stored.payload["source_name"]
+
+
+def test_a_candidate_deleted_after_it_was_found_is_left_out(searcher: Searcher) -> None:
+    class Forgetful(_CountingStore):
+        def retrieve(self, name: str, ids: list[str], **kwargs: bool) -> list[StoredPoint]:
+            return [p for p in self.inner.retrieve(name, ids, **kwargs) if p.id != first]
+
+    first = (
+        searcher.search(SearchRequest(text="horses gallop", k=3), tenant="default").results[0].id
+    )
+    wrapped = Searcher(searcher.settings, searcher.models, Forgetful(searcher.store), Calibration())  # type: ignore[arg-type]
+    response = wrapped.search(SearchRequest(text="horses gallop", k=3), tenant="default")
+    assert first not in [h.id for h in response.results]
+    assert response.results
