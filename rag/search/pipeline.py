@@ -118,9 +118,15 @@ class Searcher:
 
         ranked = sorted(candidates, key=lambda c: c.fused_logit, reverse=True)
         clock = _lap(timings, "fuse", clock)
-        gone = self._read_payloads(ranked[: max(request.rerank_depth, request.offset + request.k)])
-        if gone:  # deleted since it was found
-            ranked = [c for c in ranked if c.id not in gone]
+        # Payloads of what can be reranked or shown; a candidate deleted since it was found is
+        # dropped, and the one moving up in its place is read in turn.
+        window = max(request.rerank_depth, request.offset + request.k)
+        read: set[str] = set()
+        while todo := [c for c in ranked[:window] if c.id not in read]:
+            read.update(c.id for c in todo)
+            gone = self._read_payloads(todo)
+            if gone:
+                ranked = [c for c in ranked if c.id not in gone]
         read_ms = (time.perf_counter() - clock) * 1000
         timings["retrieve"] = round(timings["retrieve"] + read_ms, 2)  # payloads: retrieval too
         clock = time.perf_counter()

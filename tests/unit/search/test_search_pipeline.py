@@ -513,3 +513,21 @@ def test_a_candidate_deleted_after_it_was_found_is_left_out(searcher: Searcher) 
     response = wrapped.search(SearchRequest(text="horses gallop", k=3), tenant="default")
     assert first not in [h.id for h in response.results]
     assert response.results
+
+
+def test_a_deleted_candidate_is_replaced_by_a_read_one(searcher: Searcher) -> None:
+    # With the first hit gone, the next candidate moves into the page: it is shown with its
+    # own payload, never with an empty one.
+    request = SearchRequest(text="horses gallop", k=3, rerank_depth=0)
+    before = searcher.search(request, tenant="default").results
+    first = before[0].id
+
+    class Forgetful(_CountingStore):
+        def retrieve(self, name: str, ids: list[str], **kwargs: bool) -> list[StoredPoint]:
+            return [p for p in self.inner.retrieve(name, ids, **kwargs) if p.id != first]
+
+    wrapped = Searcher(searcher.settings, searcher.models, Forgetful(searcher.store), Calibration())  # type: ignore[arg-type]
+    after = wrapped.search(request, tenant="default").results
+    assert [h.id for h in after] == [h.id for h in before[1:]] + [after[-1].id]
+    assert len(after) == 3
+    assert all(h.source_name and h.source for h in after)
