@@ -501,20 +501,6 @@ def test_payloads_are_read_only_for_what_a_response_can_show_or_rerank(
         assert hit.source_name == stored.payload["source_name"]
 
 
-def test_a_candidate_deleted_after_it_was_found_is_left_out(searcher: Searcher) -> None:
-    class Forgetful(_CountingStore):
-        def retrieve(self, name: str, ids: list[str], **kwargs: bool) -> list[StoredPoint]:
-            return [p for p in self.inner.retrieve(name, ids, **kwargs) if p.id != first]
-
-    first = (
-        searcher.search(SearchRequest(text="horses gallop", k=3), tenant="default").results[0].id
-    )
-    wrapped = Searcher(searcher.settings, searcher.models, Forgetful(searcher.store), Calibration())  # type: ignore[arg-type]
-    response = wrapped.search(SearchRequest(text="horses gallop", k=3), tenant="default")
-    assert first not in [h.id for h in response.results]
-    assert response.results
-
-
 def test_a_deleted_candidate_is_replaced_by_a_read_one(searcher: Searcher) -> None:
     # With the first hit gone, the next candidate moves into the page: it is shown with its
     # own payload, never with an empty one.
