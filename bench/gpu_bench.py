@@ -9,7 +9,9 @@ CPU the same code in float32), their ratio, and the peak GPU memory (n/a on the 
 
 Workloads: text (the registry's text embedder vs plain sentence-transformers on MS MARCO
 passages), images (mmrag's CLIP ``encode_images`` from files, decoding included, vs plain
-open_clip), speech (mmrag's transcriber vs plain faster-whisper, batched on CUDA) and
+open_clip), speech (mmrag's transcriber vs plain faster-whisper, batched on CUDA), short
+clips (one-word FSDD recordings transcribed together, as the indexer does for a job of voice
+notes, vs plain faster-whisper file by file) and
 reranking 900 titled text + 100 image candidates through mmrag's reranker: without a
 cross-encoder, from the context vectors indexing stores (``rerank``) and with every context
 encoded at query time, as for points of another text model (``rerank-enc``); and with a
@@ -45,13 +47,16 @@ class Sizes:
     texts: int
     images: int
     clips: int
+    short_clips: int
     rerank_text: int
     rerank_image: int
     repeats: int
 
 
-QUICK = Sizes(texts=64, images=8, clips=1, rerank_text=45, rerank_image=5, repeats=1)
-FULL = Sizes(texts=2048, images=384, clips=16, rerank_text=900, rerank_image=100, repeats=3)
+QUICK = Sizes(texts=64, images=8, clips=1, short_clips=4, rerank_text=45, rerank_image=5, repeats=1)
+FULL = Sizes(
+    texts=2048, images=384, clips=16, short_clips=60, rerank_text=900, rerank_image=100, repeats=3
+)
 
 
 @dataclass
@@ -320,6 +325,81 @@ def bench_speech(runtime: Runtime, files: list[Path], repeats: int) -> Result:
     )
 
 
+def short_clip_files(shared: Path, n: int) -> list[Path]:
+    return sorted((shared / "audio" / "fsdd_subset" / "recordings").glob("*.wav"))[:n]
+
+
+def bench_clips(runtime: Runtime, files: list[Path], repeats: int) -> Result:
+    """Short recordings: ``transcribe_clips`` (every clip's VAD-cut speech decoded in
+    batches spanning files) against plain faster-whisper transcribing them one by one (VAD,
+    beam 5; on CUDA its batched pipeline per file), first pass only on both sides, from the
+    same decoded samples."""
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    from indexers.audio import read_short_clip
+    from rag.models.device import choose_whisper_compute_type
+    from rag.models.whisper import resolve_whisper_source
+
+    clips = [c for c in (read_short_clip(f, window_s=300.0) for f in files) if c is not None]
+    if not clips:
+        return Result("clips", "clips/s", 0, None, None, notes=["no short clips found"])
+    transcriber = runtime.models.whisper()
+    device = str(getattr(transcriber, "device", "cpu"))
+    spec = runtime.settings.models.whisper
+    language = spec.language or ("en" if not transcriber.multilingual else None)
+    together: list[Any] = []
+
+    def mmrag_run() -> object:
+        together[:] = transcriber.transcribe_clips(clips, language=language)
+        return together
+
+    mm_s = _best_seconds(mmrag_run, repeats, device)
+    source = resolve_whisper_source(spec, runtime.settings.models_cache_dir)
+    compute = "float16" if device == "cuda" else choose_whisper_compute_type("auto", device)
+    model = WhisperModel(source.location, device=device, compute_type=compute)
+    options: dict[str, Any] = {
+        "beam_size": spec.beam_size,
+        "language": language,
+        "condition_on_previous_text": False,
+    }
+    alone: list[str] = []
+    if device == "cuda":
+        batched = BatchedInferencePipeline(model=model)
+
+        def transcribe(clip: Any) -> Any:
+            return batched.transcribe(clip, batch_size=spec.batch_size, **options)[0]
+
+    else:
+
+        def transcribe(clip: Any) -> Any:
+            return model.transcribe(clip, vad_filter=True, **options)[0]
+
+    def plain_run() -> object:
+        alone[:] = [" ".join(s.text for s in transcribe(c)) for c in clips]
+        return alone
+
+    pl_s = _best_seconds(plain_run, repeats, device)
+
+    def words(text: str) -> str:
+        return text.lower().strip(" .?!")
+
+    mine = [words(" ".join(s.text for s in t.segments)) for t in together]
+    same = sum(a == words(b) for a, b in zip(mine, alone, strict=True))
+    return Result(
+        "clips",
+        "clips/s",
+        len(clips),
+        len(clips) / mm_s,
+        len(clips) / pl_s,
+        notes=[
+            f"{len(clips)} FSDD one-word clips, whisper {spec.model} on {device} ({compute}), "
+            f"batches of {spec.batch_size}; the same 1-best as plain for {same} of "
+            f"{len(clips)}; plain: "
+            + ("BatchedInferencePipeline per file" if device == "cuda" else "WhisperModel per file")
+        ],
+    )
+
+
 def write_random_cross_encoder(folder: Path, text_model_dir: str) -> Path:
     """A randomly initialised MiniLM-L6-sized BERT cross-encoder (one output), saved with
     the bundled text model's tokenizer: no cross-encoder weights ship offline."""
@@ -491,12 +571,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["text", "images", "speech", "rerank"],
+        choices=["text", "images", "speech", "clips", "rerank"],
         help="run only these workloads (repeatable)",
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    only = set(args.only or ["text", "images", "speech", "rerank"])
+    only = set(args.only or ["text", "images", "speech", "clips", "rerank"])
     from rag.runtime import setup
 
     settings = setup()
@@ -511,6 +591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(bench_images(runtime, files, sizes.repeats))
     if "speech" in only:
         results.append(bench_speech(runtime, audio_files(args.shared, sizes.clips), sizes.repeats))
+    if "clips" in only:
+        short = short_clip_files(args.shared, sizes.short_clips)
+        results.append(bench_clips(runtime, short, sizes.repeats))
     if "rerank" in only:
         rerank_passages = load_passages(args.shared, sizes.rerank_text)
         rerank_files = image_files(args.shared, sizes.rerank_image)

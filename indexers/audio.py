@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from rag.media.audio import SAMPLE_RATE, stream_windows
-from rag.models.ports import SpeechSegment, TranscriptionInfo
+import numpy as np
+import numpy.typing as npt
+
+from rag.media.audio import SAMPLE_RATE, AudioWindow, stream_windows
+from rag.media.errors import ExtractionError
+from rag.models.ports import ClipTranscript, SpeechSegment, TranscriptionInfo
 
 __all__ = [
     "ALTERNATIVES_MAX_WORDS",
     "SHORT_CLIP_S",
+    "HeardClip",
     "SegmentTranscriber",
     "StreamResult",
     "TimedSegment",
+    "read_short_clip",
     "transcribe_stream",
+    "wants_alternatives",
 ]
 
 
@@ -56,6 +63,57 @@ class StreamResult:
     language: str = "und"
 
 
+@dataclass(frozen=True)
+class HeardClip:
+    """A short recording, decoded, and what a first pass over it (with VAD) heard: its
+    transcription was batched with other files' (``Transcriber.transcribe_clips``)."""
+
+    samples: npt.NDArray[np.float32]
+    first: ClipTranscript
+    # The other hypotheses of the first pass's single short segment, when they were searched
+    # in the same batch (None: search them here if wanted).
+    almost: tuple[str, ...] | None = None
+
+
+def wants_alternatives(found: Sequence[SpeechSegment], alternatives: int) -> bool:
+    """Whether a short clip's transcript keeps other hypotheses: one segment of at most
+    ``ALTERNATIVES_MAX_WORDS`` words (see there)."""
+    return (
+        alternatives > 0
+        and len(found) == 1
+        and len(found[0].text.split()) <= ALTERNATIVES_MAX_WORDS
+    )
+
+
+def read_short_clip(source: Path, *, window_s: float) -> npt.NDArray[np.float32] | None:
+    """The whole recording, when it is one short clip (one window, at most ``SHORT_CLIP_S``);
+    None when it is longer or does not decode (reading it on its own reports why)."""
+    if _longer_than(source, SHORT_CLIP_S):
+        return None
+    try:
+        windows = stream_windows(source, window_s=window_s)
+        first = next(windows, None)
+        if first is None or next(windows, None) is not None:
+            return None
+    except ExtractionError:
+        return None
+    if first.samples.size > SHORT_CLIP_S * SAMPLE_RATE:
+        return None
+    return first.samples
+
+
+def _longer_than(source: Path, seconds: float) -> bool:
+    """What the container says of its duration, without decoding (unknown: not longer)."""
+    import av
+
+    try:
+        with av.open(str(source), mode="r") as container:
+            duration = container.duration
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+    return duration is not None and duration / av.time_base > seconds + 1.0
+
+
 class SegmentTranscriber(Protocol):
     def iter_segments(
         self, audio: Any, *, language: str | None = None, vad: bool | None = None
@@ -72,6 +130,7 @@ def transcribe_stream(
     language: str | None = None,
     alternatives: int = 0,
     result: StreamResult | None = None,
+    heard: HeardClip | None = None,
 ) -> Iterator[TimedSegment]:
     """Segments of the whole recording, in order, with absolute times; nothing when no words
     were recognised (``result`` then tells how long the audio was).
@@ -80,9 +139,14 @@ def transcribe_stream(
     that is not audio at all costs no model load. A short clip (one window, at most
     ``SHORT_CLIP_S``) that VAD empties is transcribed again without VAD; with ``alternatives``
     > 0 its single segment, when at most ``ALTERNATIVES_MAX_WORDS`` words, carries that many
-    other hypotheses of the clip."""
+    other hypotheses of the clip. ``heard``: the recording was decoded and transcribed with
+    others already; only the retry and the hypotheses remain to do here."""
     result = result if result is not None else StreamResult()
-    windows = stream_windows(source, window_s=window_s)
+    windows = (
+        iter([AudioWindow(0.0, heard.samples)])
+        if heard is not None
+        else stream_windows(source, window_s=window_s)
+    )
     current = next(windows, None)
     while current is not None:
         following = next(windows, None)
@@ -92,24 +156,29 @@ def transcribe_stream(
         current = following
         if window.samples.size < SAMPLE_RATE // 10:
             continue  # under 100 ms: nothing Whisper can read
-        model = transcriber()
-        info, segments = model.iter_segments(window.samples, language=language)
+        first: tuple[TranscriptionInfo, Iterator[SpeechSegment]] = (
+            (heard.first.info, iter(heard.first.segments))
+            if heard is not None
+            else transcriber().iter_segments(window.samples, language=language)
+        )
+        info, segments = first
         found = [s for s in segments if s.text.strip()]
+        almost = heard.almost if heard is not None else None
         if not found and short:
+            model = transcriber()
             info, segments = model.iter_segments(window.samples, language=language, vad=False)
             found = [s for s in segments if s.text.strip() and s.no_speech_prob < NO_SPEECH_MAX]
             result.retried_without_vad = True
+            almost = None
         result.language = info.language
         others: tuple[str, ...] = ()
-        if (
-            short
-            and alternatives > 0
-            and len(found) == 1
-            and len(found[0].text.split()) <= ALTERNATIVES_MAX_WORDS
-        ):
+        if short and wants_alternatives(found, alternatives):
             best = found[0].text.strip()
-            heard = model.alternatives(window.samples, n=alternatives, language=language)
-            others = tuple(dict.fromkeys(a for a in heard if a != best))
+            if almost is None:
+                almost = tuple(
+                    transcriber().alternatives(window.samples, n=alternatives, language=language)
+                )
+            others = tuple(dict.fromkeys(a for a in almost if a != best))
         for segment in found:
             yield TimedSegment(
                 start=round(window.offset_s + segment.start, 3),

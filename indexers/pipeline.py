@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -30,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexers import identity
+from indexers.audio import HeardClip
+from indexers.clips import ClipBatch
 from indexers.discovery import Discovered, discover
 from indexers.report import (
     FileResult,
@@ -195,38 +198,52 @@ class Indexer:
     ) -> None:
         """Every file in order; images are decoded and OCR'd on a pool of
         ``MMRAG_MODELS__OCR__WORKERS`` threads, up to that many ahead of the one being
-        embedded and written (model batches and store writes stay on this thread)."""
+        embedded and written (model batches and store writes stay on this thread); short
+        recordings are collected and transcribed together where that pays
+        (``indexers.clips``)."""
         ocr = self.settings.models.ocr
         workers = ocr.workers if ocr.enabled and not dry_run else 1
-        if workers <= 1:
-            for item, uri in found:
-                self.listener.file_discovered(str(item.path))
-                run = self._prepare(item, uri, tenant, dry_run)
-                if run is not None:
-                    self._consume(run, None)
-            return
+        clips: ClipBatch[_SourceRun] = ClipBatch(self.models, self.settings)
         pending: deque[tuple[_SourceRun, Future[list[UnitDraft]]]] = deque()
-        with ThreadPoolExecutor(workers, thread_name_prefix="mmrag-ocr") as pool:
+        with contextlib.ExitStack() as stack:
+            pool = (
+                stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="mmrag-ocr"))
+                if workers > 1
+                else None
+            )
             try:
                 for item, uri in found:
                     self.listener.file_discovered(str(item.path))
                     run = self._prepare(item, uri, tenant, dry_run)
                     if run is None:
                         continue
-                    if run.source.modality is not Modality.IMAGE:
-                        while pending:
+                    modality = run.source.modality
+                    if modality is Modality.IMAGE and pool is not None:
+                        self._consume_clips(clips)
+                        units = functools.partial(self._read_units, run.source)
+                        pending.append((run, pool.submit(units)))
+                        if len(pending) >= workers:
                             self._consume(*pending.popleft())
-                        self._consume(run, None)
                         continue
-                    units = functools.partial(self._read_units, run.source)
-                    pending.append((run, pool.submit(units)))
-                    if len(pending) >= workers:
+                    while pending:
                         self._consume(*pending.popleft())
+                    if modality is Modality.AUDIO and clips.offer(run, run.source.path):
+                        if clips.full:
+                            self._consume_clips(clips)
+                        continue
+                    self._consume_clips(clips)
+                    self._consume(run, None)
                 while pending:
                     self._consume(*pending.popleft())
+                self._consume_clips(clips)
             finally:
                 for _, future in pending:
                     future.cancel()
+
+    def _consume_clips(self, clips: ClipBatch[_SourceRun]) -> None:
+        if len(clips):
+            for run, heard in clips.drain():
+                self._consume(run, None, heard=heard, ahead=True)
 
     def _read_units(self, source: SourceFile) -> list[UnitDraft]:
         return list(units_for(source, self.models, self.settings.index))
@@ -260,10 +277,19 @@ class Indexer:
             return None
         return run
 
-    def _consume(self, run: _SourceRun, read: Future[list[UnitDraft]] | None) -> None:
-        """Buffer the run's units (read here, or by the image pool into ``read``)."""
+    def _consume(
+        self,
+        run: _SourceRun,
+        read: Future[list[UnitDraft]] | None,
+        *,
+        heard: HeardClip | None = None,
+        ahead: bool = False,
+    ) -> None:
+        """Buffer the run's units (read here, or by the image pool into ``read``; ``heard``:
+        an audio source's first pass, shared with other short recordings; ``ahead``: the
+        source was read ahead of the files consumed since it was discovered)."""
         source = run.source
-        if read is not None and isinstance(self.listener, WriteListener):
+        if (read is not None or ahead) and isinstance(self.listener, WriteListener):
             # Read ahead: the listener heard of it up to ``workers`` files ago; a stop or a
             # cancel since then still stops the run before this file writes anything.
             self.listener.file_writing(str(source.path))
@@ -272,7 +298,7 @@ class Indexer:
             units = (
                 read.result()
                 if read is not None
-                else units_for(source, self.models, self.settings.index)
+                else units_for(source, self.models, self.settings.index, heard=heard)
             )
             for unit in units:
                 if unit.warning:

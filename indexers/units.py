@@ -14,6 +14,7 @@ from rag.types import Locator, Modality
 if TYPE_CHECKING:
     from PIL import Image
 
+    from indexers.audio import HeardClip
     from indexers.text import ChunkBudget
     from indexers.text.sections import TextSection
     from rag.models.ports import OcrReader
@@ -41,13 +42,18 @@ class UnitDraft:
 
 
 def units_for(
-    source: SourceFile, models: ModelRegistry, settings: IndexSettings
+    source: SourceFile,
+    models: ModelRegistry,
+    settings: IndexSettings,
+    *,
+    heard: HeardClip | None = None,
 ) -> Iterator[UnitDraft]:
+    """``heard``: an audio source already transcribed with others (``indexers.clips``)."""
     if source.modality is Modality.TEXT:
         return text_units(source, models, settings)
     if source.modality is Modality.IMAGE:
         return image_units(source, models, settings)
-    return audio_units(source, models, settings)
+    return audio_units(source, models, settings, heard=heard)
 
 
 def text_units(
@@ -141,7 +147,11 @@ def _ocr_text(models: ModelRegistry, image: Image.Image) -> str:
 
 
 def audio_units(
-    source: SourceFile, models: ModelRegistry, settings: IndexSettings
+    source: SourceFile,
+    models: ModelRegistry,
+    settings: IndexSettings,
+    *,
+    heard: HeardClip | None = None,
 ) -> Iterator[UnitDraft]:
     from indexers.audio import StreamResult, TimedSegment, transcribe_stream
 
@@ -154,6 +164,7 @@ def audio_units(
         language=whisper.language,
         alternatives=whisper.alternatives,
         result=stream,
+        heard=heard,
     )
     # Hold one segment back so each unit can carry its neighbours' text.
     previous: TimedSegment | None = None

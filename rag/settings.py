@@ -71,6 +71,14 @@ class WhisperSettings(_Section):
     # Other hypotheses kept for a short clip (at most 30 s), searched but not shown as its
     # transcript: a one-word note heard as "Bye." is still found by "five". 0: the best only.
     alternatives: int = Field(default=5, ge=0, le=20)
+    # Short recordings (one window of at most 30 s: voice notes, commands) of an indexing job
+    # transcribed together: their VAD-cut speech decoded in batches of ``batch_size`` by
+    # faster-whisper's batched pipeline, so one batch spans many files. ``auto``: where that
+    # pipeline runs anyway (CUDA); ``always``: on the CPU too (measured faster there for many
+    # one-word clips, but a clip is then one segment); ``never``: each file on its own.
+    # Needs a known language (an English-only model, or ``language`` set).
+    batch_clips: Literal["auto", "always", "never"] = "auto"
+    batch_size: int = Field(default=16, ge=1, le=256)
 
 
 class OcrSettings(_Section):

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from rag.models.ports import (
     AudioInput,
     ChatTurn,
+    ClipTranscript,
     OcrLine,
     SpeechSegment,
     Transcription,
@@ -107,6 +108,7 @@ class FakeTranscriber:
         *,
         alternatives: Sequence[str] = (),
         hears_only_without_vad: bool = False,
+        batches_clips: bool = False,
     ) -> None:
         self.scripts = dict(scripts or {})
         self.version = "fake-whisper"
@@ -117,6 +119,28 @@ class FakeTranscriber:
         self._alternatives = list(alternatives)
         # A one-word clip that the VAD filter empties: with VAD on nothing is heard.
         self.hears_only_without_vad = hears_only_without_vad
+        self.batches_clips = batches_clips
+        self.clip_batches: list[int] = []  # clips per transcribe_clips call
+        self.alternative_batches: list[int] = []  # clips per alternatives_of call
+
+    def transcribe_clips(
+        self, clips: Sequence[Any], *, language: str | None = None
+    ) -> list[ClipTranscript]:
+        self.clip_batches.append(len(clips))
+        out = []
+        for clip in clips:
+            info, segments = self.iter_segments(clip, language=language)
+            self.calls -= 1  # counted as one batched call, not per clip
+            self.vad_calls.pop()
+            out.append(ClipTranscript(info, tuple(segments)))
+        self.calls += 1
+        return out
+
+    def alternatives_of(
+        self, clips: Sequence[Any], *, n: int, language: str | None = None
+    ) -> list[list[str]]:
+        self.alternative_batches.append(len(clips))
+        return [self._alternatives[:n] for _ in clips]
 
     def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription:
         info, segments = self.iter_segments(audio, language=language)

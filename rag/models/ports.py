@@ -129,6 +129,14 @@ class Transcription:
         return " ".join(s.text for s in self.segments).strip()
 
 
+@dataclass(frozen=True)
+class ClipTranscript:
+    """What a first pass over one short recording heard (``Transcriber.transcribe_clips``)."""
+
+    info: TranscriptionInfo
+    segments: tuple[SpeechSegment, ...]
+
+
 class Transcriber(Protocol):
     """Speech to timed text; segments are produced as the iterator is consumed."""
 
@@ -146,9 +154,27 @@ class Transcriber(Protocol):
 
     def transcribe(self, audio: AudioInput, *, language: str | None = None) -> Transcription: ...
 
+    @property
+    def batches_clips(self) -> bool:
+        """Whether ``transcribe_clips`` should be used for the short recordings of a job."""
+        ...
+
+    def transcribe_clips(
+        self, clips: Sequence[Any], *, language: str | None = None
+    ) -> list[ClipTranscript]:
+        """Short recordings (16 kHz samples, at most 30 s each) transcribed together, with
+        VAD; one result per clip, in order, times relative to the clip."""
+        ...
+
     def alternatives(self, audio: Any, *, n: int, language: str | None = None) -> list[str]:
         """The ``n`` best whole-clip hypotheses of a short clip (at most 30 s of samples),
         best first: what the recogniser almost heard."""
+        ...
+
+    def alternatives_of(
+        self, clips: Sequence[Any], *, n: int, language: str | None = None
+    ) -> list[list[str]]:
+        """``alternatives`` of several short clips, in batches; one list per clip."""
         ...
 
 

@@ -4,12 +4,15 @@ heard finds the clip its 1-best transcript misses (bench/speech_digits.py measur
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from indexers.pipeline import Indexer
 from rag.models import ModelRegistry
+from rag.models.ports import ClipTranscript
 from rag.search.pipeline import Searcher
 from rag.search.request import SearchFilters, SearchRequest
 from rag.settings import Settings
@@ -53,5 +56,68 @@ def test_every_clip_indexes_and_alternatives_find_misheard_ones(
         found += sum(name.startswith(f"clip_{d}") for name in names)
     # tiny.en's 1-best hears some of these as "Peter.", "forward.", "Bye."; with the other
     # hypotheses searched, at least 16 of the 18 clips are in their word's top 6.
+    assert found >= 16
+    store.close()
+
+
+def test_clips_transcribed_together_index_and_are_found_as_well(
+    clips: Path, session_settings: Settings, models: ModelRegistry, tmp_path: Path
+) -> None:
+    """The same clips through faster-whisper's batched pipeline, several files per batch
+    (``batch_clips=always`` runs it on the CPU; on CUDA ``auto`` does): every clip indexes,
+    one batched first pass and one batched hypothesis search per batch, and the clips are
+    found as well as by the per-file path above."""
+    whisper = session_settings.models.whisper.model_copy(
+        update={"batch_clips": "always", "batch_size": 8}
+    )
+    settings = session_settings.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "models": session_settings.models.model_copy(update={"whisper": whisper}),
+        }
+    )
+    kinds = ("text", "multilingual", "clip")
+    shared = {kind: (lambda _s, k=kind: models.load(k)) for kind in kinds}
+    registry = ModelRegistry(settings, loaders=shared)  # type: ignore[arg-type]
+    transcriber = registry.whisper()
+    assert transcriber.batches_clips
+    calls: list[int] = []
+    together = transcriber.transcribe_clips
+
+    def counted(batch: Sequence[Any], *, language: str | None = None) -> list[ClipTranscript]:
+        calls.append(len(batch))
+        return together(batch, language=language)
+
+    transcriber.transcribe_clips = counted  # type: ignore[method-assign,assignment]
+    store = EmbeddedStore(tmp_path / "qdrant")
+    report = Indexer(settings, registry, store).index_paths([clips])
+    summary = report.to_json()
+    assert summary["failed"] == []
+    assert summary["indexed"]["audio"] == 18
+    assert calls == [8, 8, 2]
+    # Each clip got its own transcript: the same 1-best as the per-file path (VAD, beam 5)
+    # for nearly every clip, whatever its place in a batch.
+    from faster_whisper.audio import decode_audio
+
+    def words(text: str) -> str:
+        return text.lower().strip(" .?!")
+
+    points, _ = store.scroll("mmrag_audio", None, limit=100)
+    indexed = {Path(p.payload["source"]).name: words(p.payload["text"]) for p in points}
+    names = sorted(indexed)[::3]
+    alone = {}
+    for name in names:
+        _, segments = transcriber.iter_segments(decode_audio(str(clips / name)))
+        alone[name] = words(" ".join(s.text for s in segments))
+    same = sum(indexed[n] == alone[n] for n in names if alone[n])
+    assert same >= len([n for n in names if alone[n]]) - 1, (indexed, alone)
+    searcher = Searcher(settings, registry, store, Calibration())
+    found = 0
+    for d, word in enumerate(DIGITS):
+        response = searcher.search(
+            SearchRequest(text=word, k=6, filters=SearchFilters(modalities=(Modality.AUDIO,))),
+            tenant="default",
+        )
+        found += sum(Path(h.source).name.startswith(f"clip_{d}") for h in response.results)
     assert found >= 16
     store.close()
