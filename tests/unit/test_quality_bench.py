@@ -1,0 +1,52 @@
+"""bench.quality_bench's pure parts: the plain baselines' evaluation and the collections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.quality_bench import TEXT, bm25_rankings, collection, metrics
+from eval.dataset import CorpusItem, Dataset, QueryItem
+from rag.types import Modality
+
+HAVE_XQUAD = (TEXT / "xquad" / "de").is_dir() and (TEXT / "xquad" / "ru").is_dir()
+
+
+def _dataset() -> Dataset:
+    texts = ["the relevant passage", "cats and dogs", "weather report", "stock prices"]
+    corpus = [CorpusItem(id=f"d{i}", modality=Modality.TEXT, text=t) for i, t in enumerate(texts)]
+    queries = [QueryItem(id="q0", modality=Modality.TEXT, text="zzz unknown words")]
+    return Dataset("t", Path("."), corpus, queries, qrels={"q0": {"d0": 1}})
+
+
+def test_a_lexical_run_lists_only_passages_sharing_a_term() -> None:
+    dataset = _dataset()
+    docs = [c.text or "" for c in dataset.corpus]
+    scores = bm25_rankings(docs, ["zzz unknown words"])
+    assert not scores.any()
+    ids = [c.id for c in dataset.corpus]
+    # Every passage scores 0: listed anyway, corpus order "finds" the first passage.
+    assert metrics(dataset, scores, ids)["ndcg@10"] == 1.0
+    # Listed as an engine would, nothing is found.
+    assert metrics(dataset, scores, ids, matches_only=True)["ndcg@10"] == 0.0
+
+
+def test_matches_only_keeps_the_order_of_the_matches() -> None:
+    dataset = _dataset()
+    scores = np.array([[0.5, 2.0, 0.0, 0.0]], dtype=np.float32)
+    ids = [c.id for c in dataset.corpus]
+    found = metrics(dataset, scores, ids, matches_only=True)
+    assert found["recall@10"] == 1.0
+    assert 0.0 < found["ndcg@10"] < 1.0  # the relevant passage is second
+
+
+@pytest.mark.skipif(not HAVE_XQUAD, reason="../shared/data XQuAD not present")
+def test_cross_lingual_collection_asks_in_one_language_over_the_other(tmp_path: Path) -> None:
+    dataset = collection("de-ru", tmp_path, docs=30, queries=5)
+    german = collection("de", tmp_path / "de", docs=30, queries=5)
+    russian = collection("ru", tmp_path / "ru", docs=30, queries=5)
+    assert [q.text for q in dataset.judged_queries] == [q.text for q in german.judged_queries]
+    assert [c.text for c in dataset.corpus] == [c.text for c in russian.corpus]
+    assert dataset.qrels == russian.qrels
