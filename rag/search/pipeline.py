@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.langid import UNDETERMINED
 from rag.lexical import LexicalEncoder
 from rag.models import ModelRegistry
 from rag.search.encode import EncodedQuery, encode_query
@@ -346,7 +347,8 @@ class Searcher:
         # How far each rerank signal may move the order: as far as fusion trusted the
         # first-stage signal of the same model for this query (a cross-encoder, which has
         # none, by the shape of its own scores over the head), and not at all when its model
-        # does not cover the query's language. Trust 0 keeps the fused order.
+        # does not cover the query's language or the candidate's. Trust 0 keeps the fused
+        # order.
         own = {
             signal: [raw[c.id][signal] for c in head if signal in raw.get(c.id, {})]
             for signal in (RERANK_TEXT, RERANK_CLIP)
@@ -366,7 +368,7 @@ class Searcher:
                     own_reliability=reliability(own[signal], self.fusion_params),
                     covered=(cross_encoder and signal == RERANK_TEXT)
                     or signal != RERANK_TEXT
-                    or covers(self._languages(TEXT_DENSE), query.coverage_lang),
+                    or self._text_model_reads(query, candidate),
                 )
                 for signal in candidate.rerank_logits
             }
@@ -376,6 +378,15 @@ class Searcher:
             )
             n = len(candidate.rerank_logits) or 1
             candidate.final_logit = candidate.fused_logit + beta * shift / n
+
+    def _text_model_reads(self, query: EncodedQuery, candidate: Candidate) -> bool:
+        """Whether the sentence encoder covers both the query's language and the candidate's
+        (its unit's ``lang``; undetermined gets the benefit of the doubt). A short
+        Latin-script query is often undetermined: over Russian passages the English encoder
+        would otherwise re-read them and reorder by noise."""
+        languages = self._languages(TEXT_DENSE)
+        lang = str(candidate.payload.get("lang") or UNDETERMINED)
+        return covers(languages, query.coverage_lang) and covers(languages, lang)
 
     def _rerank_base(self, candidate: Candidate, signal: str, query: EncodedQuery) -> float:
         """What a rerank score is compared with: the first-stage score of the same model when

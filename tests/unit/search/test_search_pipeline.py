@@ -372,6 +372,32 @@ def test_queries_in_a_language_the_text_model_lacks_keep_their_fused_order(
         assert hit.explain["rerank_trust"].get("rerank_text", 0.0) == 0.0
 
 
+def test_passages_in_a_language_the_text_model_lacks_keep_their_fused_order(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    """A query the text model covers (or cannot place: a short Latin-script query is often
+    undetermined) over a passage in a language the model lacks: the model's second look at
+    that passage is noise, so it moves that passage not at all; English passages it does."""
+    models = fake_registry(settings)
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "docs" / "zug.txt").write_text(
+        "Der rote Zug kommt jede Stunde am Bahnhof an, und die Uhr am Markt schlägt Mittag."
+    )
+    Indexer(settings, models, store).index_paths([corpus])
+    searcher = Searcher(settings, models, store, Calibration())
+    response = searcher.search(
+        SearchRequest(text="the red train arrives at the station", k=10, explain=True),
+        tenant="default",
+    )
+    assert response.query.lang in ("en", "und")
+    langs = {hit.lang: hit for hit in response.results if hit.modality == "text"}
+    german, english = langs["de"], langs["en"]
+    assert german.explain is not None and english.explain is not None
+    assert "rerank_text" in german.explain["rerank"]
+    assert german.explain["rerank_trust"]["rerank_text"] == 0.0
+    assert "rerank_text" in english.explain["rerank_trust"]
+
+
 def test_rereading_the_same_text_moves_nothing(searcher: Searcher) -> None:
     """A rerank score that is the first stage's own score of the same text adds no evidence:
     the candidate keeps its fused score (rerank_delta)."""
