@@ -45,9 +45,9 @@ SHARED = next(
 TEXT = SHARED / "text_retrieval"
 XQUAD = ("ar", "de", "ru", "zh", "el", "hi")
 # Cross-lingual: questions in one language over the passages of another. Pairs of languages
-# the multilingual encoder covers (German and Russian, Arabic and Chinese, both ways round in
-# script), and one whose question language it does not cover (Greek): chosen by coverage,
-# not by their scores.
+# the multilingual encoder covers, each in another script (German and Russian, Arabic and
+# Chinese, each way round), and one whose question language it does not cover (Greek):
+# chosen by coverage, not by their scores.
 CROSS = ("de-ru", "ru-de", "ar-zh", "zh-ar", "el-de")
 COLLECTIONS = ("msmarco", "cranfield", *XQUAD, *CROSS)
 
