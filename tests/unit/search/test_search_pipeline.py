@@ -392,7 +392,8 @@ def test_passages_in_a_language_the_text_model_lacks_keep_their_fused_order(
     assert response.query.lang in ("en", "und")
     langs = {hit.lang: hit for hit in response.results if hit.modality == "text"}
     german, english = langs["de"], langs["en"]
-    assert german.explain is not None and english.explain is not None
+    assert german.explain is not None
+    assert english.explain is not None
     assert "rerank_text" in german.explain["rerank"]
     assert german.explain["rerank_trust"]["rerank_text"] == 0.0
     assert "rerank_text" in english.explain["rerank_trust"]
