@@ -354,6 +354,8 @@ class Searcher:
             for signal in (RERANK_TEXT, RERANK_CLIP)
         }
         cross_encoder = self.reranker.uses_cross_encoder
+        text_languages = self._languages(TEXT_DENSE)
+        text_reads_query = covers(text_languages, query.coverage_lang)
         for candidate in head:
             candidate.rerank_raw = raw.get(candidate.id, {})
             candidate.rerank_logits = {
@@ -368,7 +370,7 @@ class Searcher:
                     own_reliability=reliability(own[signal], self.fusion_params),
                     covered=(cross_encoder and signal == RERANK_TEXT)
                     or signal != RERANK_TEXT
-                    or self._text_model_reads(query, candidate),
+                    or (text_reads_query and covers(text_languages, _lang(candidate))),
                 )
                 for signal in candidate.rerank_logits
             }
@@ -378,15 +380,6 @@ class Searcher:
             )
             n = len(candidate.rerank_logits) or 1
             candidate.final_logit = candidate.fused_logit + beta * shift / n
-
-    def _text_model_reads(self, query: EncodedQuery, candidate: Candidate) -> bool:
-        """Whether the sentence encoder covers both the query's language and the candidate's
-        (its unit's ``lang``; undetermined gets the benefit of the doubt). A short
-        Latin-script query is often undetermined: over Russian passages the English encoder
-        would otherwise re-read them and reorder by noise."""
-        languages = self._languages(TEXT_DENSE)
-        lang = str(candidate.payload.get("lang") or UNDETERMINED)
-        return covers(languages, query.coverage_lang) and covers(languages, lang)
 
     def _rerank_base(self, candidate: Candidate, signal: str, query: EncodedQuery) -> float:
         """What a rerank score is compared with: the first-stage score of the same model when
@@ -426,6 +419,14 @@ class Searcher:
             lang=p.get("lang"),
             explain=_explain(c) if explain else None,
         )
+
+
+def _lang(candidate: Candidate) -> str:
+    """The language of the candidate's unit (payload ``lang``; undetermined when absent, which
+    gives a model the benefit of the doubt). Rerank checks it as well as the query's: a short
+    Latin-script query is often undetermined, and the English encoder re-reading a Russian
+    passage for it would reorder by noise."""
+    return str(candidate.payload.get("lang") or UNDETERMINED)
 
 
 def _snippet(payload: Mapping[str, Any], limit: int = 400) -> str:
