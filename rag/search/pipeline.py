@@ -117,7 +117,7 @@ class Searcher:
             candidates += self._retrieve(modality, query, where, depth, options)
         clock = _lap(timings, "retrieve", clock)
 
-        ranked = sorted(candidates, key=lambda c: c.fused_logit, reverse=True)
+        ranked = sorted(candidates, key=_by_fused)
         clock = _lap(timings, "fuse", clock)
         # Payloads of what can be reranked or shown; a candidate deleted since it was found is
         # dropped, and the one moving up in its place is read in turn.
@@ -137,10 +137,7 @@ class Searcher:
             self._rerank(query, head)
             for c in ranked[request.rerank_depth :]:
                 c.final_logit = c.fused_logit
-            ranked = (
-                sorted(head, key=lambda c: c.final_logit, reverse=True)
-                + ranked[request.rerank_depth :]
-            )
+            ranked = sorted(head, key=_by_final) + ranked[request.rerank_depth :]
         else:
             for c in ranked:
                 c.final_logit = c.fused_logit
@@ -419,6 +416,17 @@ class Searcher:
             lang=p.get("lang"),
             explain=_explain(c) if explain else None,
         )
+
+
+def _by_fused(c: Candidate) -> tuple[float, str]:
+    """Best fused score first; equal scores (a lexical-only query's tied matches) by id, so
+    the order, and so every page, is the same whatever order the store returned them in
+    (which follows insertion order, and concurrent indexing varies that)."""
+    return (-c.fused_logit, c.id)
+
+
+def _by_final(c: Candidate) -> tuple[float, str]:
+    return (-c.final_logit, c.id)
 
 
 def _lang(candidate: Candidate) -> str:

@@ -544,3 +544,44 @@ def test_a_deleted_candidate_is_replaced_by_a_read_one(searcher: Searcher) -> No
     assert [h.id for h in after] == [h.id for h in before[1:]] + [after[-1].id]
     assert len(after) == 3
     assert all(h.source_name and h.source for h in after)
+
+
+class _ReversingStore:
+    """The same store, returning every query's hits in reverse order (as a store indexed in
+    another order returns equal scores)."""
+
+    def __init__(self, inner: VectorStore) -> None:
+        self._inner = inner
+
+    def search_batch(self, name: str, queries: list[VectorQuery]) -> list[list[ScoredPoint]]:
+        return [list(reversed(hits)) for hits in self._inner.search_batch(name, queries)]
+
+    def __getattr__(self, attr: str) -> object:
+        return getattr(self._inner, attr)
+
+
+def test_equal_scores_are_ordered_by_id_whatever_order_the_store_returns(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    from rag.search.pipeline import SearchOptions
+    from rerankers.calibration import LEXICAL
+
+    docs = tmp_path / "tied"
+    docs.mkdir()
+    for i, words in enumerate(("red train station", "train station red", "station red train")):
+        (docs / f"t{i}.txt").write_text(f"The {words}.")
+    models = fake_registry(settings)
+    Indexer(settings, models, store).index_paths([docs])
+    request = SearchRequest(text="train station", k=10, rerank_depth=0)
+    lexical = SearchOptions(signals=(LEXICAL,))
+
+    def order(s: VectorStore) -> list[tuple[float, str]]:
+        searcher = Searcher(settings, models, s, Calibration())
+        response = searcher.search(request, tenant="default", options=lexical)
+        return [(hit.score, hit.id) for hit in response.results]
+
+    plain, reversed_ = order(store), order(_ReversingStore(store))  # type: ignore[arg-type]
+    assert len(plain) == 3
+    assert len({score for score, _ in plain}) == 1  # a three-way tie
+    assert plain == reversed_
+    assert [hit_id for _, hit_id in plain] == sorted(hit_id for _, hit_id in plain)
