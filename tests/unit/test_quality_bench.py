@@ -73,3 +73,17 @@ def test_metrics_keep_each_querys_ndcg_in_query_order() -> None:
     scores = np.array([[0.5, 2.0, 0.0, 0.0]], dtype=np.float32)
     found = metrics(dataset, scores, [c.id for c in dataset.corpus])
     assert found["per_query"] == [pytest.approx(found["ndcg@10"], abs=1e-3)]
+
+
+def test_equal_scores_rank_by_document_id_not_corpus_order() -> None:
+    """The subsets put judged passages first: a tie must not favour them by position."""
+    texts = ["the relevant passage", "cats and dogs", "weather report"]
+    corpus = [
+        CorpusItem(id=name, modality=Modality.TEXT, text=t)
+        for name, t in zip(("z-relevant", "a-other", "m-other"), texts, strict=True)
+    ]
+    query = QueryItem(id="q0", modality=Modality.TEXT, text="x")
+    dataset = Dataset("t", Path("."), corpus, [query], qrels={"q0": {"z-relevant": 1}})
+    tied = np.array([[1.0, 1.0, 1.0]], dtype=np.float32)
+    found = metrics(dataset, tied, [c.id for c in corpus])
+    assert found["ndcg@10"] == pytest.approx(0.5)  # third of three, not first
