@@ -87,3 +87,12 @@ def test_equal_scores_rank_by_document_id_not_corpus_order() -> None:
     tied = np.array([[1.0, 1.0, 1.0]], dtype=np.float32)
     found = metrics(dataset, tied, [c.id for c in corpus])
     assert found["ndcg@10"] == pytest.approx(0.5)  # third of three, not first
+
+
+def test_plain_words_keep_their_combining_marks() -> None:
+    """Python's \\w leaves out Devanagari vowel signs: a Hindi word must stay one word."""
+    from bench.quality_bench import tokens
+
+    assert tokens("हिन्दी भाषा में") == ["हिन्दी", "भाषा", "में"]
+    assert tokens("Hello, world 42") == ["hello", "world", "42"]
+    assert tokens("北京大学") == ["北京", "京大", "大学"]
