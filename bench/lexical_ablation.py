@@ -19,7 +19,7 @@ import argparse
 import json
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,23 +41,10 @@ VARIANTS: dict[str, tuple[bool, bool, str | None]] = {
 
 
 def _model(language: str, *, stem: bool, stop: bool, avg_len: float | None) -> Any:
-    import qdrant_edge as qe
+    """The service's own encoder construction (``rag.lexical._build``), one part switched."""
+    from rag.lexical import _build
 
-    from rag.lexical import LANGUAGES
-
-    stopwords_name, stemmer_name = LANGUAGES[language]
-    config: dict[str, Any] = {
-        "tokenizer": qe.TokenizerType.Multilingual,
-        "stopwords": getattr(qe.Language, stopwords_name)
-        if stopwords_name and stop
-        else qe.StopwordsSet(),
-        "stemmer": qe.SnowballParams(getattr(qe.SnowballLanguage, stemmer_name))
-        if stemmer_name and stem
-        else qe.DisabledStemmer(),
-    }
-    if avg_len is not None:
-        config["avg_len"] = avg_len
-    return qe.Bm25(qe.Bm25Config(**config))
+    return _build(language, stem=stem, stop=stop, avg_len=avg_len)
 
 
 def _vectors(model: Any, texts: Sequence[str], language: str, *, query: bool) -> list[Sparse]:
@@ -126,12 +113,8 @@ def ablate(dataset: Any, language: str) -> dict[str, float]:
     }
 
 
-def language_of(name: str, languages: Mapping[str, Any]) -> str:
-    return name if name in languages else "en"
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    from rag.lexical import LANGUAGES
+    from rag.lexical import FALLBACK_LANGUAGE, LANGUAGES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     single = [c for c in COLLECTIONS if "-" not in c]
@@ -145,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     try:
         for name in args.collections:
             dataset = collection(name, work, args.docs, args.queries)
-            report[name] = ablate(dataset, language_of(name, LANGUAGES))
+            report[name] = ablate(dataset, name if name in LANGUAGES else FALLBACK_LANGUAGE)
             print(json.dumps({name: report[name]}, ensure_ascii=False), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -281,10 +281,10 @@ def mmrag_stages(
         fusion = FusionParams() if uncovered is None else FusionParams(uncovered=uncovered)
         searcher = runtime.searcher(Calibration(), fusion=fusion)
         out = {}
+        ids = [q.id for q in dataset.judged_queries]
         for config in stage_configs():
             result = run_queries(dataset, indexed, searcher, config, k=100)
             report = result.to_json(dataset)
-            ids = [q.id for q in dataset.judged_queries]
             out[config.name] = summary(report["metrics"]["all"], report["per_query"], ids)
         # Ablations of design choices, on the same index: dense models outside the query's
         # language weighted by the shape of their scores alone (instead of not voting);

@@ -160,16 +160,28 @@ class LexicalEncoder:
         return SparseVector(tuple(vector.indices), tuple(float(v) for v in vector.values))
 
 
-def _build(language: str) -> Any:
+def _build(
+    language: str, *, stem: bool = True, stop: bool = True, avg_len: float | None = None
+) -> Any:
+    """qdrant-edge's ``Bm25`` for ``language``. The keywords switch parts off for
+    ``bench.lexical_ablation``; the service always uses the defaults (which are what
+    ``LEXICAL_VERSION`` names)."""
     import qdrant_edge as qe
 
     stopwords_name, stemmer_name = LANGUAGES[language]
-    stopwords = getattr(qe.Language, stopwords_name) if stopwords_name else qe.StopwordsSet()
+    stopwords = (
+        getattr(qe.Language, stopwords_name) if stopwords_name and stop else qe.StopwordsSet()
+    )
     stemmer = (
         qe.SnowballParams(getattr(qe.SnowballLanguage, stemmer_name))
-        if stemmer_name
+        if stemmer_name and stem
         else qe.DisabledStemmer()
     )
     return qe.Bm25(
-        qe.Bm25Config(tokenizer=qe.TokenizerType.Multilingual, stopwords=stopwords, stemmer=stemmer)
+        qe.Bm25Config(
+            tokenizer=qe.TokenizerType.Multilingual,
+            stopwords=stopwords,
+            stemmer=stemmer,
+            avg_len=avg_len,  # None: Qdrant's default (256)
+        )
     )
