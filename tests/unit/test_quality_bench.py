@@ -96,3 +96,39 @@ def test_plain_words_keep_their_combining_marks() -> None:
     assert tokens("हिन्दी भाषा में") == ["हिन्दी", "भाषा", "में"]
     assert tokens("Hello, world 42") == ["hello", "world", "42"]
     assert tokens("北京大学") == ["北京", "京大", "大学"]
+
+
+def test_stage_names_are_the_stage_configs() -> None:
+    from bench.quality_bench import STAGES, stage_configs
+
+    assert tuple(c.name for c in stage_configs()) == STAGES
+
+
+def test_stages_must_include_the_full_pipeline() -> None:
+    from bench.quality_bench import main
+
+    with pytest.raises(SystemExit):
+        main(["--stages", "sparse"])
+
+
+@pytest.mark.skipif(not HAVE_XQUAD, reason="../shared/data XQuAD not present")
+def test_a_whole_collection_is_every_passage_and_every_judged_question(tmp_path: Path) -> None:
+    from eval.dataset import load_dataset
+
+    shared = load_dataset(TEXT / "xquad" / "de")
+    whole = collection("de", tmp_path, None, None)
+    assert {c.id for c in whole.corpus} == {c.id for c in shared.corpus}
+    assert [q.id for q in whole.judged_queries] == [q.id for q in shared.judged_queries]
+    cut = collection("de", tmp_path / "cut", 40, 5)
+    assert len(cut.judged_queries) == 5
+    assert len(cut.corpus) == 40
+
+
+@pytest.mark.skipif(
+    not (TEXT / "agentset_beir_subsets" / "msmarco").is_dir(), reason="MS MARCO not present"
+)
+def test_whole_ms_marco_is_the_shared_subset_as_is(tmp_path: Path) -> None:
+    source = TEXT / "agentset_beir_subsets" / "msmarco" / "corpus.jsonl"
+    whole = collection("msmarco", tmp_path, None, None)
+    lines = source.read_text(encoding="utf-8").split("\n")
+    assert len(whole.corpus) == sum(1 for line in lines if line.strip())
