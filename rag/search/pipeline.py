@@ -47,7 +47,6 @@ VECTOR_OF_SIGNAL = {
     CLIP_IMAGE: CLIP_VECTOR,
     LEXICAL: SPARSE_VECTOR,
 }
-MIN_CANDIDATES = 20
 
 
 @dataclass
@@ -111,7 +110,10 @@ class Searcher:
         clock = _lap(timings, "embed", clock)
 
         where = store_filter(tenant, request.filters)
-        depth = max(request.offset + request.k, request.rerank_depth, MIN_CANDIDATES)
+        # A fixed candidate depth: the order of a query does not depend on the k it asked for.
+        depth = max(
+            request.offset + request.k, request.rerank_depth, self.settings.search.candidate_depth
+        )
         candidates: list[Candidate] = []
         for modality in modalities:
             candidates += self._retrieve(modality, query, where, depth, options)

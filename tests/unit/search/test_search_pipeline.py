@@ -585,3 +585,73 @@ def test_equal_scores_are_ordered_by_id_whatever_order_the_store_returns(
     assert len({score for score, _ in plain}) == 1  # a three-way tie
     assert plain == reversed_
     assert [hit_id for _, hit_id in plain] == sorted(hit_id for _, hit_id in plain)
+
+
+class _RecordingStore:
+    """The same store, remembering how many candidates each query asked for."""
+
+    def __init__(self, inner: VectorStore) -> None:
+        self._inner = inner
+        self.limits: list[int] = []
+
+    def search_batch(self, name: str, queries: list[VectorQuery]) -> list[list[ScoredPoint]]:
+        self.limits += [q.limit for q in queries]
+        return self._inner.search_batch(name, queries)
+
+    def __getattr__(self, attr: str) -> object:
+        return getattr(self._inner, attr)
+
+
+def _many_files(root: Path, n: int = 60) -> Path:
+    rng = random.Random(7)
+    words = [
+        "red",
+        "train",
+        "station",
+        "clock",
+        "tower",
+        "market",
+        "horse",
+        "beach",
+        "tide",
+        "metal",
+        "type",
+        "print",
+    ]
+    root.mkdir()
+    for i in range(n):
+        (root / f"f{i:02}.txt").write_text(" ".join(rng.choice(words) for _ in range(12)) + ".")
+    return root
+
+
+def test_a_querys_order_does_not_depend_on_k_and_pages_are_slices(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    models = fake_registry(settings)
+    Indexer(settings, models, store).index_paths([_many_files(tmp_path / "many")])
+    searcher = Searcher(settings, models, store, Calibration())
+
+    def ids(k: int, offset: int = 0) -> list[str]:
+        request = SearchRequest(text="train station clock", k=k, offset=offset)
+        return [h.id for h in searcher.search(request, tenant="default").results]
+
+    ranking = ids(100)
+    assert len(ranking) >= 40
+    assert ids(10) == ranking[:10]
+    assert ids(10, offset=10) == ranking[10:20]
+    assert ids(5, offset=30) == ranking[30:35]
+
+
+def test_every_signal_returns_the_candidate_depth_whatever_k(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    models = fake_registry(settings)
+    Indexer(settings, models, store).index_paths([make_corpus(tmp_path / "corpus")])
+    recording = _RecordingStore(store)
+    searcher = Searcher(settings, models, recording, Calibration())  # type: ignore[arg-type]
+    searcher.search(SearchRequest(text="train", k=3, rerank_depth=0), tenant="default")
+    depth = settings.search.candidate_depth
+    assert recording.limits
+    # the first call of each collection asks every signal for the fixed depth
+    assert depth in recording.limits
+    assert max(recording.limits) >= depth
