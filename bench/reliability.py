@@ -18,16 +18,12 @@ whole MS MARCO takes about 7 minutes, a whole XQuAD language about 3.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.quality_bench import COLLECTIONS, CachedEncoder, collection, summary
+from bench.quality_bench import collection_arguments, per_collection, summary
 
 
 def signal_report(
@@ -94,36 +90,8 @@ def measure(dataset: Any, settings: Any, models: Any) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--collections", nargs="+", default=["msmarco"], choices=COLLECTIONS)
-    parser.add_argument("--docs", type=int, default=240)
-    parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--whole", action="store_true", help="each collection whole")
-    parser.add_argument("--cache", type=Path, default=None, help="keep encodings across runs")
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args(argv)
-    if args.whole:
-        args.docs = args.queries = None
-
-    from bench.search_bench import _settings
-    from rag.models import ModelRegistry
-    from rag.models.multilingual import load_multilingual
-
-    work = Path(tempfile.mkdtemp(prefix="mmrag-reliability-"))
-    settings = _settings(work)
-    usem = CachedEncoder(load_multilingual(settings.models.multilingual), args.cache, "usem3")
-    models = ModelRegistry(settings, loaders={"multilingual": lambda _: usem})
-    report: dict[str, Any] = {}
-    try:
-        for name in args.collections:
-            dataset = collection(name, work, args.docs, args.queries)
-            report[name] = measure(dataset, settings, models)
-            usem.save()
-            print(json.dumps({name: report[name]}), flush=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-    return report
+    args = collection_arguments(parser, ["msmarco"]).parse_args(argv)
+    return per_collection(args, measure)
 
 
 if __name__ == "__main__":
