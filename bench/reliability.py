@@ -1,18 +1,21 @@
-"""Does fusion's per-query reliability follow each signal's real quality? Per collection.
+"""Does a per-query max-z reliability follow each signal's real quality? Per collection.
 
     .venv/bin/python -m bench.reliability [--collections msmarco de ...] [--whole]
         [--docs 240] [--queries 100] [--cache DIR] [--out FILE]
 
-Adaptive fusion weights each signal per query by the shape of its scores (max-z over the
-candidates, ``rerankers.fusion.reliability``). This script indexes a collection once (the
+Fusion used to weight each signal per query by the shape of its scores (max-z over the
+candidates, ``rerankers.fusion.reliability``; now ``FusionParams(shape=True)``, the default
+weights are equal, see ``rerankers.fusion``). This script indexes a collection once (the
 same subsets as ``bench.quality_bench``), runs every query through the full pipeline with
-``explain`` to read the weights fusion gave, and through the pipeline with one signal alone
+shape weights and ``explain`` to read the weights they give, and through the pipeline with
+one signal alone
 to read that signal's own nDCG@10 per query. It reports, per signal: its nDCG@10 alone, how
 often it sat at the reliability floor, its mean share of the weight, and the Spearman rank
 correlation between its weight and its own nDCG@10 over the queries (how well the weight
 predicts the signal's quality; near 0 means the weight is noise to it). The full
-pipeline's nDCG@10 is reported beside them. Real models and the real store, 2 CPU cores:
-whole MS MARCO takes about 7 minutes, a whole XQuAD language about 3.
+pipeline's nDCG@10, with the default and with shape weights, is reported beside them. Real
+models and the real store, 2 CPU cores: whole MS MARCO takes about 8 minutes, a whole XQuAD
+language about 4.
 """
 
 from __future__ import annotations
@@ -64,8 +67,10 @@ def measure(dataset: Any, settings: Any, models: Any) -> dict[str, Any]:
     with Runtime(eval_settings(settings, dataset), models=models) as runtime:
         indexed = index_dataset(dataset, runtime)
         searcher = runtime.searcher(Calibration())
-        full = run_queries(dataset, indexed, searcher, RunConfig("full", SearchOptions(), 30))
-        report = full.to_json(dataset)
+        shaped = runtime.searcher(Calibration(), fusion=FusionParams(shape=True))
+        config = RunConfig("full", SearchOptions(), 30)
+        report = run_queries(dataset, indexed, searcher, config).to_json(dataset)
+        shaped_report = run_queries(dataset, indexed, shaped, config).to_json(dataset)
         alone: dict[str, list[float]] = {}
         for signal in (TEXT_DENSE, MULTI_DENSE, LEXICAL):
             config = RunConfig(signal, SearchOptions(signals=(signal,)), 0)
@@ -75,7 +80,7 @@ def measure(dataset: Any, settings: Any, models: Any) -> dict[str, Any]:
         for query in dataset.judged_queries:
             # the full run's request (k 100, rerank 30): the candidates, and so the weights,
             # depend on how deep the store is asked
-            response = searcher.search(
+            response = shaped.search(
                 SearchRequest(text=query.text, k=100, rerank_depth=30, explain=True),
                 tenant="default",
             )
@@ -84,6 +89,7 @@ def measure(dataset: Any, settings: Any, models: Any) -> dict[str, Any]:
     return {
         "queries": len(ids),
         "full": summary(report["metrics"]["all"])["ndcg@10"],
+        "full, shape weights": summary(shaped_report["metrics"]["all"])["ndcg@10"],
         "signals": signal_report(weights, alone, FusionParams().floor),
     }
 

@@ -2,13 +2,23 @@
 
 A fixed recipe (Qdrant's RRF, or fixed weights) fails when one signal collapses: the bundled
 sentence encoder is English-only, so on other languages its cosines bunch together while
-lexical matching still separates the relevant passage. Each signal therefore gets a per-query
-*reliability* from the shape of its scores over the query's candidates (how far the best
-candidate stands out, in standard deviations: a max-z query-performance predictor; the
-search pipeline reads every signal over the same candidates, the union of their top lists),
-and the candidate's score is the reliability-weighted mean of its calibrated log-odds over
-the signals that can score it. A dense model that was not trained on the query's language
-does not vote (``FusionParams.uncovered``).
+lexical matching still separates the relevant passage. Fusion therefore adapts per query to
+what each signal can know: a dense model that was not trained on the query's language does
+not vote (``FusionParams.uncovered``), a signal that found nothing does not vote, and every
+other signal votes with the same weight; a candidate's score is the weighted mean of its
+calibrated log-odds over the signals that can score it (a candidate missing from a signal is
+not scored by it). The calibration, not the weight, says how much one signal's score means.
+
+Weighting each signal by the shape of its scores instead (how far its best candidate stands
+out, in standard deviations: a max-z query-performance predictor, ``reliability``) is kept as
+``FusionParams(shape=True)``, measured in ``bench.quality_bench`` ('full, shape weights'). It
+was the default until whole-collection runs showed why not: a score distribution's shape is
+not comparable across models (on MS MARCO the strongest model, MiniLM, got the smallest share
+and the two weaker signals 72% of the vote, bench.reliability), and over a hundred candidates
+pure noise already stands out by about sqrt(2 ln n) = 3 standard deviations, inside the ramp,
+so the shape could not tell a collapsed model from a working one; language coverage is what
+catches the collapse. With equal weights the full pipeline is at least as good on every
+shared collection, and on MS MARCO it no longer falls below MiniLM alone (README).
 """
 
 from __future__ import annotations
@@ -18,7 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 # max-z below LOW: the signal's best candidate does not stand out (collapsed or off-topic);
-# above HIGH: it clearly does. Reliability ramps linearly in between, from FLOOR to 1.
+# above HIGH: it clearly does. Reliability ramps linearly in between, from FLOOR to 1. Used
+# for fusion weights only with FusionParams(shape=True); a cross-encoder's rerank trust is
+# always the reliability of its own scores over the head (rerankers.trust).
 RELIABILITY_LOW = 1.5
 RELIABILITY_HIGH = 4.0
 RELIABILITY_FLOOR = 0.1
@@ -37,13 +49,16 @@ UNCOVERED_FACTOR = 0.0
 
 @dataclass(frozen=True)
 class FusionParams:
+    # Weight each voting signal by the shape of its scores (``reliability``, max-z over the
+    # candidates) instead of equally: the earlier rule, kept as an ablation (see above).
+    shape: bool = False
     low: float = RELIABILITY_LOW
     high: float = RELIABILITY_HIGH
     floor: float = RELIABILITY_FLOOR
     window: int = RELIABILITY_WINDOW
-    # Multiplies the reliability of a dense model that does not cover the query's language
-    # (0 = ignore the model unless no covering signal found anything, 1 = trust the shape of
-    # its scores alone). Rerank always ignores such a model.
+    # Multiplies the weight of a dense model that does not cover the query's language
+    # (0 = ignore the model unless no covering signal found anything, 1 = let it vote like
+    # the others). Rerank always ignores such a model.
     uncovered: float = UNCOVERED_FACTOR
     # Rerank by a model the first stage already used moves a candidate by what its second
     # look adds (its score of the richer context minus its first-stage score), not toward

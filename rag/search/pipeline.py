@@ -269,18 +269,23 @@ class Searcher:
         options: SearchOptions,
         lang: str,
     ) -> dict[str, float]:
-        """Per-signal fusion weight for this query: the reliability of its scores over the
-        candidates (``scores[signal]``), times the uncovered-language factor."""
+        """Per-signal fusion weight for this query: 1 for every signal that found something
+        (with ``FusionParams.shape``, the reliability of its scores over the candidates,
+        ``scores[signal]``), times the uncovered-language factor."""
         if options.fusion != "adaptive":
             return dict.fromkeys(scores, 1.0)
         shape = {
-            signal: reliability(values, self.fusion_params, sparse=signal == LEXICAL)
+            signal: (
+                reliability(values, self.fusion_params, sparse=signal == LEXICAL)
+                if self.fusion_params.shape
+                else 1.0
+            )
             for signal, values in scores.items()
             if values
         }
         weights = {
-            # A model not trained on the query's language: the shape of its scores overstates
-            # what they know (FusionParams.uncovered: by default it does not vote).
+            # A model not trained on the query's language: whatever its scores look like, they
+            # do not know the text (FusionParams.uncovered: by default it does not vote).
             signal: round(
                 value
                 * (1.0 if covers(self._languages(signal), lang) else self.fusion_params.uncovered),

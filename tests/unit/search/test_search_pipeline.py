@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -470,8 +471,11 @@ def test_lexical_matches_that_tie_are_not_floored(
 ) -> None:
     """Six clips transcribed with the same word tie on the lexical signal; judged over the
     candidates every signal scored (the rest share no term: 0), the lexical signal stands out
-    and keeps a real weight, instead of looking flat over its own six equal matches."""
+    and keeps a real weight, instead of looking flat over its own six equal matches (with
+    shape weights; the default weights every signal that found something equally)."""
     import json
+
+    from rerankers.fusion import FusionParams
 
     models = fake_registry(settings)
     records = [{"_id": f"m{i}", "text": "two"} for i in range(6)]
@@ -479,7 +483,10 @@ def test_lexical_matches_that_tie_are_not_floored(
     corpus = tmp_path / "notes.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in records))
     assert Indexer(settings, models, store).index_paths([corpus]).ok
-    response = Searcher(settings, models, store, Calibration()).search(
+    shaped = Searcher(
+        settings, models, store, Calibration(), fusion_params=FusionParams(shape=True)
+    )
+    response = shaped.search(
         SearchRequest(text="two", explain=True, rerank_depth=0), tenant="default"
     )
     top = response.results[:6]
@@ -487,6 +494,38 @@ def test_lexical_matches_that_tie_are_not_floored(
     assert top[0].explain is not None
     assert top[0].explain["weights"]["bm25"] > 0.5
     assert response.query.lang is not None
+
+
+def test_every_signal_that_found_something_votes_equally_unless_shape_weights(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    """The default fusion weight is 1 for every covered signal whatever the shape of its
+    scores; ``FusionParams(shape=True)`` weights each by the max-z reliability of its scores
+    over the query's candidates (every text candidate here: the corpus is small)."""
+    from rerankers.fusion import FusionParams, reliability
+
+    models = fake_registry(settings)
+    Indexer(settings, models, store).index_paths([make_corpus(tmp_path / "corpus")])
+    request = SearchRequest(text="the red train at the station", k=50, rerank_depth=0, explain=True)
+
+    def text_hits(params: FusionParams) -> list[dict[str, Any]]:
+        s = Searcher(settings, models, store, Calibration(), fusion_params=params)
+        hits = s.search(request, tenant="default").results
+        return [h.explain for h in hits if h.modality == "text" and h.explain]
+
+    equal = text_hits(FusionParams())
+    assert equal
+    signals = set(equal[0]["weights"])
+    assert {"text", "text_multi", "bm25"} <= signals
+    assert equal[0]["weights"] == dict.fromkeys(signals, 1.0)
+    shaped = text_hits(FusionParams(shape=True))
+    weights = shaped[0]["weights"]
+    assert set(weights) == signals
+    for signal, weight in weights.items():
+        scores = [float(e["retrieval"].get(signal, 0.0)) for e in shaped]
+        expected = reliability(scores, FusionParams(shape=True), sparse=signal == "bm25")
+        assert weight == pytest.approx(expected, abs=1e-3)
+    assert any(w < 1.0 for w in weights.values())
 
 
 class _CountingStore:
