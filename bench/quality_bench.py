@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -170,8 +171,11 @@ class CachedEncoder:
         self.memory: dict[str, np.ndarray] = {}
         self.file = cache / f"{tag}.npz" if cache else None
         if self.file and self.file.is_file():
-            with np.load(self.file) as data:
-                self.memory = {k: data[k] for k in data.files}
+            try:
+                with np.load(self.file) as data:
+                    self.memory = {k: data[k] for k in data.files}
+            except (OSError, ValueError) as exc:  # a cache is only a cache: encode afresh
+                print(f"ignoring the unreadable encoding cache {self.file}: {exc}", flush=True)
         self.dim = inner.dim
         self.version = inner.version
         self.languages = getattr(inner, "languages", ())
@@ -191,9 +195,12 @@ class CachedEncoder:
         return np.stack([self.memory[k] for k in keys])
 
     def save(self) -> None:
+        """Write the cache atomically: a run stopped while saving leaves the previous file."""
         if self.file:
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(self.file, **self.memory)  # type: ignore[arg-type]
+            partial = self.file.with_suffix(".partial.npz")
+            np.savez(partial, **self.memory)  # type: ignore[arg-type]
+            os.replace(partial, self.file)
 
 
 def metrics(

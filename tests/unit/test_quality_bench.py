@@ -132,3 +132,24 @@ def test_whole_ms_marco_is_the_shared_subset_as_is(tmp_path: Path) -> None:
     whole = collection("msmarco", tmp_path, None, None)
     lines = source.read_text(encoding="utf-8").split("\n")
     assert len(whole.corpus) == sum(1 for line in lines if line.strip())
+
+
+def test_an_unreadable_encoding_cache_is_ignored_and_saves_replace_it_whole(
+    tmp_path: Path,
+) -> None:
+    """A run stopped while saving must not break the next one: the cache is read if it can
+    be, written to a side file and moved into place."""
+    from bench.quality_bench import CachedEncoder
+
+    class Inner:
+        dim, version = 2, "v"
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    (tmp_path / "enc.npz").write_bytes(b"half a zip")
+    encoder = CachedEncoder(Inner(), tmp_path, "enc")
+    assert encoder.memory == {}
+    assert encoder.encode(["abc"]).tolist() == [[3.0, 1.0]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc.npz"]
+    assert CachedEncoder(Inner(), tmp_path, "enc").memory.keys() == encoder.memory.keys()
