@@ -14,11 +14,12 @@ out, in standard deviations: a max-z query-performance predictor, ``reliability`
 ``FusionParams(shape=True)``, measured in ``bench.quality_bench`` ('full, shape weights'). It
 was the default until whole-collection runs showed why not: a score distribution's shape is
 not comparable across models (on MS MARCO the strongest model, MiniLM, got the smallest share
-and the two weaker signals 72% of the vote, bench.reliability), and over a hundred candidates
-pure noise already stands out by about sqrt(2 ln n) = 3 standard deviations, inside the ramp,
-so the shape could not tell a collapsed model from a working one; language coverage is what
-catches the collapse. With equal weights the full pipeline is at least as good on every
-shared collection, and on MS MARCO it no longer falls below MiniLM alone (README).
+and the two weaker signals 72% of the vote, bench.reliability), and the best of 100-200
+candidates of pure noise already stands out by 2.5-2.8 standard deviations (the expected
+maximum of as many Gaussian draws), inside the ramp, so the shape could not tell a collapsed
+model from a working one; language coverage is what catches the collapse. The reliability is
+still read: rerank trust (``rerankers.trust``) keeps comparing it between the signals, since
+trusting every voting model fully in rerank measured mixed (README, *Equal fusion weights*).
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 # max-z below LOW: the signal's best candidate does not stand out (collapsed or off-topic);
-# above HIGH: it clearly does. Reliability ramps linearly in between, from FLOOR to 1. Used
-# for fusion weights only with FusionParams(shape=True); a cross-encoder's rerank trust is
-# always the reliability of its own scores over the head (rerankers.trust).
+# above HIGH: it clearly does. Reliability ramps linearly in between, from FLOOR to 1. It
+# gates rerank (rerankers.trust), and weights fusion only with FusionParams(shape=True).
 RELIABILITY_LOW = 1.5
 RELIABILITY_HIGH = 4.0
 RELIABILITY_FLOOR = 0.1

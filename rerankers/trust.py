@@ -1,14 +1,15 @@
-"""How far a later stage may move a query's ranking: only as far as fusion trusted its model.
+"""How far a later stage may move a query's ranking: only as far as its model was reliable.
 
 A rerank signal re-scores candidates with a model the first stage already used (the sentence
-encoder on a richer context; CLIP on the pixels). If fusion gave that model no vote for this
-query (it does not cover the query's language, or found nothing) or, with shape weights
-(``FusionParams.shape``), judged it unreliable, letting its second look decide the final
-order would undo fusion. So each rerank signal's blend weight is the *relative* weight fusion
-gave its first-stage counterpart: 1 when it voted with the best weight (with the default
-equal weights: whenever it voted), 0 when it did not vote or sat at the floor while another
-signal stood out. A cross-encoder has no first-stage counterpart; its weight is the
-reliability of its own scores over the head. With trust 0 the fused order stands.
+encoder on a richer context; CLIP on the pixels). If that model was unreliable for this
+query (its first-stage reliability, the shape of its scores over the candidates, is far below
+the best signal's) or does not cover the query's language, letting its second look decide
+the final order would undo fusion. So each rerank signal's blend weight is the *relative*
+reliability of its first-stage counterpart: 1 when it was the most reliable signal, 0 when it
+sat at the floor while another signal stood out. Fusion itself weights the signals equally
+(``rerankers.fusion``); the reliability read for this gate is shown as ``reliability`` in a
+hit's explain. A cross-encoder has no first-stage counterpart; its weight is the reliability
+of its own scores over the head. With trust 0 the fused order stands.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ class Candidate:
     raw: dict[str, float] = field(default_factory=dict)
     calibrated: dict[str, float] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    reliability: dict[str, float] = field(default_factory=dict)
     fused_logit: float = -20.0
     rerank_raw: dict[str, float] = field(default_factory=dict)
     rerank_logits: dict[str, float] = field(default_factory=dict)
@@ -243,20 +244,26 @@ class Searcher:
         # one holds only the passages sharing a term), and the stand-out of its best score
         # means different things over 12 matches and over 100 nearest neighbours.
         found = [s for s, hits in zip(order, first, strict=True) if hits]
-        weights = self._weights(
-            {s: list(scores.get(s, {}).values()) for s in found}, options, query.coverage_lang
+        found_scores = {s: list(scores.get(s, {}).values()) for s in found}
+        # Per-query reliability (the shape of each signal's scores) gates how far rerank may
+        # move the order; fusion votes by it only with FusionParams.shape.
+        reliabilities = self._weights(found_scores, options, query.coverage_lang, shape=True)
+        weights = (
+            reliabilities
+            if self.fusion_params.shape
+            else self._weights(found_scores, options, query.coverage_lang, shape=False)
         )
         calibrate = self._calibrator(modality, options)
         if options.fusion == "rrf":
             fused_rrf = rrf(rankings)
             for cid, candidate in by_id.items():
-                candidate.weights = weights
+                candidate.weights, candidate.reliability = weights, reliabilities
                 candidate.fused_logit = 60.0 * fused_rrf.get(cid, 0.0) - 2.0
             return list(by_id.values())
         fused = fuse(list(by_id), scores, weights, calibrate)
         for cid, result in fused.items():
             candidate = by_id[cid]
-            candidate.weights = weights
+            candidate.weights, candidate.reliability = weights, reliabilities
             candidate.calibrated = {
                 s: round(sigmoid(v), 6) for s, v in result.contributions.items()
             }
@@ -268,17 +275,17 @@ class Searcher:
         scores: Mapping[str, Sequence[float]],
         options: SearchOptions,
         lang: str,
+        *,
+        shape: bool,
     ) -> dict[str, float]:
-        """Per-signal fusion weight for this query: 1 for every signal that found something
-        (with ``FusionParams.shape``, the reliability of its scores over the candidates,
-        ``scores[signal]``), times the uncovered-language factor."""
+        """Per-signal weight for this query: 1 for every signal that found something (with
+        ``shape``, the reliability of its scores over the candidates, ``scores[signal]``),
+        times the uncovered-language factor."""
         if options.fusion != "adaptive":
             return dict.fromkeys(scores, 1.0)
-        shape = {
+        by_shape = {
             signal: (
-                reliability(values, self.fusion_params, sparse=signal == LEXICAL)
-                if self.fusion_params.shape
-                else 1.0
+                reliability(values, self.fusion_params, sparse=signal == LEXICAL) if shape else 1.0
             )
             for signal, values in scores.items()
             if values
@@ -291,11 +298,11 @@ class Searcher:
                 * (1.0 if covers(self._languages(signal), lang) else self.fusion_params.uncovered),
                 4,
             )
-            for signal, value in shape.items()
+            for signal, value in by_shape.items()
         }
-        if shape and max(weights.values()) <= 0:
+        if by_shape and max(weights.values()) <= 0:
             # Only uncovered models found anything: their order is still better than none.
-            return {signal: round(value, 4) for signal, value in shape.items()}
+            return {signal: round(value, 4) for signal, value in by_shape.items()}
         return weights
 
     def _languages(self, signal: str) -> tuple[str, ...]:
@@ -348,11 +355,12 @@ class Searcher:
             ],
         )
         beta = self.settings.search.rerank_weight
-        # How far each rerank signal may move the order: as far as fusion trusted the
-        # first-stage signal of the same model for this query (a cross-encoder, which has
-        # none, by the shape of its own scores over the head), and not at all when its model
-        # does not cover the query's language or the candidate's. Trust 0 keeps the fused
-        # order.
+        # How far each rerank signal may move the order: as far as the first-stage signal of
+        # the same model was reliable for this query, relative to the most reliable signal
+        # (the shape of their scores, Candidate.reliability; a cross-encoder, which has no
+        # first-stage signal, by the shape of its own scores over the head), and not at all
+        # when its model does not cover the query's language or the candidate's. Trust 0
+        # keeps the fused order.
         own = {
             signal: [raw[c.id][signal] for c in head if signal in raw.get(c.id, {})]
             for signal in (RERANK_TEXT, RERANK_CLIP)
@@ -369,7 +377,7 @@ class Searcher:
             candidate.rerank_trust = {
                 signal: rerank_trust(
                     signal,
-                    candidate.weights,
+                    candidate.reliability,
                     cross_encoder=cross_encoder and signal == RERANK_TEXT,
                     own_reliability=reliability(own[signal], self.fusion_params),
                     covered=(cross_encoder and signal == RERANK_TEXT)
@@ -454,6 +462,7 @@ def _explain(c: Candidate) -> dict[str, Any]:
         "retrieval": {s: round(v, 6) for s, v in c.raw.items()},
         "calibrated": c.calibrated,
         "weights": c.weights,
+        "reliability": c.reliability,
         "fused": round(sigmoid(c.fused_logit), 6),
         "rerank": {
             s: {"raw": round(v, 6), "calibrated": round(sigmoid(c.rerank_logits[s]), 6)}

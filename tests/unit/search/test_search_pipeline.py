@@ -138,6 +138,7 @@ def test_explain_shows_every_stage(searcher: Searcher) -> None:
         "retrieval",
         "calibrated",
         "weights",
+        "reliability",
         "fused",
         "rerank",
         "rerank_trust",
@@ -501,7 +502,8 @@ def test_every_signal_that_found_something_votes_equally_unless_shape_weights(
 ) -> None:
     """The default fusion weight is 1 for every covered signal whatever the shape of its
     scores; ``FusionParams(shape=True)`` weights each by the max-z reliability of its scores
-    over the query's candidates (every text candidate here: the corpus is small)."""
+    over the query's candidates (every text candidate here: the corpus is small). Either
+    way the reliability is read, and it is what rerank trust is relative to."""
     from rerankers.fusion import FusionParams, reliability
 
     models = fake_registry(settings)
@@ -526,6 +528,31 @@ def test_every_signal_that_found_something_votes_equally_unless_shape_weights(
         expected = reliability(scores, FusionParams(shape=True), sparse=signal == "bm25")
         assert weight == pytest.approx(expected, abs=1e-3)
     assert any(w < 1.0 for w in weights.values())
+    assert equal[0]["reliability"] == shaped[0]["reliability"] == weights
+
+
+def test_rerank_trust_is_relative_to_reliability_not_to_the_equal_fusion_weights(
+    searcher: Searcher,
+) -> None:
+    """Fusion votes equally; how far MiniLM's second look may move a candidate is still its
+    reliability for this query relative to the most reliable signal's."""
+    from rerankers.trust import relative_trust
+
+    hits = searcher.search(
+        SearchRequest(text="the clock tower over the market", explain=True), tenant="default"
+    ).results
+    checked = 0
+    for hit in hits:
+        assert hit.explain is not None
+        trust = hit.explain["rerank_trust"]
+        if "rerank_text" not in trust:
+            continue
+        reliability = hit.explain["reliability"]
+        assert trust["rerank_text"] == pytest.approx(
+            relative_trust(reliability["text"], reliability)
+        )
+        checked += 1
+    assert checked
 
 
 class _CountingStore:
