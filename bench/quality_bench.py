@@ -198,7 +198,8 @@ class CachedEncoder:
         """Write the cache atomically: a run stopped while saving leaves the previous file."""
         if self.file:
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.file.with_suffix(".partial.npz")
+            # one side file per process: two runs sharing a cache never write the same file
+            partial = self.file.with_suffix(f".{os.getpid()}.partial.npz")
             np.savez(partial, **self.memory)  # type: ignore[arg-type]
             os.replace(partial, self.file)
 
