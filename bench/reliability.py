@@ -7,15 +7,14 @@ Fusion used to weight each signal per query by the shape of its scores (max-z ov
 candidates, ``rerankers.fusion.reliability``; now ``FusionParams(shape=True)``, the default
 weights are equal, see ``rerankers.fusion``). This script indexes a collection once (the
 same subsets as ``bench.quality_bench``), runs every query through the full pipeline with
-shape weights and ``explain`` to read the weights they give, and through the pipeline with
-one signal alone
-to read that signal's own nDCG@10 per query. It reports, per signal: its nDCG@10 alone, how
-often it sat at the reliability floor, its mean share of the weight, and the Spearman rank
-correlation between its weight and its own nDCG@10 over the queries (how well the weight
-predicts the signal's quality; near 0 means the weight is noise to it). The full
-pipeline's nDCG@10, with the default and with shape weights, is reported beside them. Real
-models and the real store, 2 CPU cores: whole MS MARCO takes about 8 minutes, a whole XQuAD
-language about 4.
+shape weights, reading the weights they give from the same search (``explain``), and through
+the pipeline with one signal alone to read that signal's own nDCG@10 per query. It
+reports, per signal: its nDCG@10 alone, how often it sat at the reliability floor, its mean
+share of the weight, and the Spearman rank correlation between its weight and its own
+nDCG@10 over the queries (how well the weight predicts the signal's quality; near 0 means
+the weight is noise to it). The full pipeline's nDCG@10, with the default and with shape
+weights, is reported beside them. Real models and the real store, 2 CPU cores: whole MS
+MARCO takes about 8 minutes, a whole XQuAD language about 4.
 """
 
 from __future__ import annotations
@@ -56,10 +55,11 @@ def signal_report(
 
 
 def measure(dataset: Any, settings: Any, models: Any) -> dict[str, Any]:
+    from eval.dataset import QueryItem
     from eval.runner import RunConfig, eval_settings, index_dataset, run_queries
     from rag.runtime import Runtime
     from rag.search.pipeline import SearchOptions
-    from rag.search.request import SearchRequest
+    from rag.search.results import SearchResponse
     from rerankers.calibration import LEXICAL, MULTI_DENSE, TEXT_DENSE, Calibration
     from rerankers.fusion import FusionParams
 
@@ -70,22 +70,22 @@ def measure(dataset: Any, settings: Any, models: Any) -> dict[str, Any]:
         shaped = runtime.searcher(Calibration(), fusion=FusionParams(shape=True))
         config = RunConfig("full", SearchOptions(), 30)
         report = run_queries(dataset, indexed, searcher, config).to_json(dataset)
-        shaped_report = run_queries(dataset, indexed, shaped, config).to_json(dataset)
+        by_query: dict[str, dict[str, float]] = {}
+
+        def read_weights(query: QueryItem, response: SearchResponse) -> None:
+            explain = response.results[0].explain if response.results else None
+            by_query[query.id] = dict((explain or {}).get("weights") or {})
+
+        # the shape weights of each query, read from the same search that ranks it
+        shaped_report = run_queries(dataset, indexed, shaped, config, observe=read_weights).to_json(
+            dataset
+        )
+        weights = [by_query.get(i, {}) for i in ids]  # a failed query has none
         alone: dict[str, list[float]] = {}
         for signal in (TEXT_DENSE, MULTI_DENSE, LEXICAL):
             config = RunConfig(signal, SearchOptions(signals=(signal,)), 0)
             one = run_queries(dataset, indexed, searcher, config).to_json(dataset)
             alone[signal] = summary(one["metrics"]["all"], one["per_query"], ids)["per_query"]
-        weights = []
-        for query in dataset.judged_queries:
-            # the full run's request (k 100, rerank 30): the candidates, and so the weights,
-            # depend on how deep the store is asked
-            response = shaped.search(
-                SearchRequest(text=query.text, k=100, rerank_depth=30, explain=True),
-                tenant="default",
-            )
-            explain = response.results[0].explain if response.results else None
-            weights.append(dict((explain or {}).get("weights") or {}))
     return {
         "queries": len(ids),
         "full": summary(report["metrics"]["all"])["ndcg@10"],

@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from rag.models import ModelRegistry
 from rag.runtime import Runtime
 from rag.search.pipeline import Searcher, SearchOptions
 from rag.search.request import SearchRequest
+from rag.search.results import SearchResponse
 from rag.settings import Settings
 from rerankers.calibration import (
     CLIP_IMAGE,
@@ -196,15 +197,20 @@ def run_queries(
     k: int = 100,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    observe: Callable[[QueryItem, SearchResponse], None] | None = None,
 ) -> RunResult:
+    """Search every judged query (the first ``limit``) with ``config`` and record its ranking.
+    ``observe``: called with each query and its response, which then carries ``explain``
+    (what each stage scored), so a caller reads both from the one search."""
     queries = dataset.judged_queries[:limit] if limit else dataset.judged_queries
     result = RunResult(dataset.name, config.name)
     for n, query in enumerate(queries, 1):
         started = time.perf_counter()
         try:
-            response = searcher.search(
-                _request(query, k, config.rerank_depth), tenant="default", options=config.options
-            )
+            request = _request(query, k, config.rerank_depth)
+            if observe is not None:
+                request = replace(request, explain=True)
+            response = searcher.search(request, tenant="default", options=config.options)
         except Exception as exc:  # noqa: BLE001 - one failing query is recorded, not fatal
             result.results.append(
                 QueryResult(query.id, dataset.direction(query), {}, 0.0, str(exc))
@@ -220,6 +226,8 @@ def run_queries(
                 # tie by document id, not by the order the service returned.
                 ranking[doc] = float(len(response.results) - len(ranking))
         result.results.append(QueryResult(query.id, dataset.direction(query), ranking, ms))
+        if observe is not None:
+            observe(query, response)
         if progress:
             progress(n, len(queries))
     return result
