@@ -3,6 +3,7 @@ heard finds the clip its 1-best transcript misses (bench/speech_digits.py measur
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from indexers.pipeline import Indexer
+from rag.lexical import normalise
 from rag.models import ModelRegistry
 from rag.models.ports import ClipTranscript
 from rag.search.pipeline import Searcher
@@ -45,18 +47,7 @@ def test_every_clip_indexes_and_alternatives_find_misheard_ones(
     summary = report.to_json()
     assert summary["failed"] == []
     assert summary["indexed"]["audio"] == 18
-    searcher = Searcher(settings, models, store, Calibration())
-    found = 0
-    for d, word in enumerate(DIGITS):
-        response = searcher.search(
-            SearchRequest(text=word, k=6, filters=SearchFilters(modalities=(Modality.AUDIO,))),
-            tenant="default",
-        )
-        names = [Path(h.source).name for h in response.results]
-        found += sum(name.startswith(f"clip_{d}") for name in names)
-    # tiny.en's 1-best hears some of these as "Peter.", "forward.", "Bye."; with the other
-    # hypotheses searched, at least 16 of the 18 clips are in their word's top 6.
-    assert found >= 16
+    assert_alternatives_find_misheard_clips(Searcher(settings, models, store, Calibration()), store)
     store.close()
 
 
@@ -102,8 +93,6 @@ def test_clips_transcribed_together_index_and_are_found_as_well(
     # agreed in bench.gpu_bench). A transcript moved to the wrong clip fails this.
     from faster_whisper.audio import decode_audio
 
-    from rag.lexical import normalise
-
     def words(text: str) -> str:
         return normalise(text.lower().strip(" .?!"), "en")
 
@@ -116,13 +105,36 @@ def test_clips_transcribed_together_index_and_are_found_as_well(
     heard = [n for n in alone if alone[n]]
     same = sum(indexed[n] == alone[n] for n in heard)
     assert 3 * same >= 2 * len(heard), (indexed, alone)
-    searcher = Searcher(settings, registry, store, Calibration())
-    found = 0
+    assert_alternatives_find_misheard_clips(
+        Searcher(settings, registry, store, Calibration()), store
+    )
+    store.close()
+
+
+def assert_alternatives_find_misheard_clips(searcher: Searcher, store: EmbeddedStore) -> None:
+    """Each digit word's top 6 holds every clip whose 1-best transcript names that word
+    ("4." and "Four." both read n4) and at least two clips whose 1-best does not (tiny.en
+    hears some of these as "Speedo.", "forward.", "Bye."), found by what Whisper almost
+    heard. Relative to the 1-best of the same run: tiny.en on the CPU flips close calls
+    between machines (its kernels differ by instruction set), so a fixed count is not."""
+    points, _ = store.scroll("mmrag_audio", None, limit=100)
+    heard = {
+        Path(p.payload["source"]).name: set(
+            re.findall(r"\w+", normalise(str(p.payload["text"]).lower(), "en"))
+        )
+        for p in points
+    }
+    one_best = {
+        name for name, words in heard.items() if normalise(DIGITS[int(name[5])], "en") in words
+    }
+    found: set[str] = set()
     for d, word in enumerate(DIGITS):
         response = searcher.search(
             SearchRequest(text=word, k=6, filters=SearchFilters(modalities=(Modality.AUDIO,))),
             tenant="default",
         )
-        found += sum(Path(h.source).name.startswith(f"clip_{d}") for h in response.results)
-    assert found >= 16
-    store.close()
+        found |= {Path(h.source).name for h in response.results}.intersection(
+            name for name in heard if name.startswith(f"clip_{d}")
+        )
+    assert one_best <= found, sorted(one_best - found)
+    assert len(found - one_best) >= 2, (sorted(found), sorted(one_best))
