@@ -201,7 +201,8 @@ def run_queries(
 ) -> RunResult:
     """Search every judged query (the first ``limit``) with ``config`` and record its ranking.
     ``observe``: called with each query and its response, which then carries ``explain``
-    (what each stage scored), so a caller reads both from the one search."""
+    (what each stage scored), so a caller reads both from the one search; the query's
+    recorded time then includes building that explain."""
     queries = dataset.judged_queries[:limit] if limit else dataset.judged_queries
     result = RunResult(dataset.name, config.name)
     for n, query in enumerate(queries, 1):
