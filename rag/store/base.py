@@ -106,7 +106,14 @@ class VectorQuery:
     vector: VectorValue
     limit: int
     filter: Filter | None = None
-    with_payload: bool = True
+    # True: the whole payload; False: none; a tuple: only those keys (a field fusion reads
+    # for every candidate, without the rest of a point's payload)
+    with_payload: bool | tuple[str, ...] = True
+
+
+def payload_selector(value: bool | tuple[str, ...]) -> bool | list[str]:
+    """A VectorQuery's payload choice as both Qdrant clients take it (a list of keys)."""
+    return value if isinstance(value, bool) else list(value)
 
 
 @dataclass

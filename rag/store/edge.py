@@ -33,6 +33,7 @@ from rag.store.base import (
     SparseVector,
     StoredPoint,
     VectorQuery,
+    payload_selector,
 )
 from rag.store.lock import store_lock
 
@@ -263,7 +264,7 @@ class EmbeddedStore:
                 limit=q.limit,
                 query=e.Query.Nearest(self._vector(q.vector), using=q.vector_name),
                 filter=filters[id(q.filter)],
-                with_payload=q.with_payload,
+                with_payload=payload_selector(q.with_payload),
                 with_vector=False,
             )
             for q in queries

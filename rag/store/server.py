@@ -25,6 +25,7 @@ from rag.store.base import (
     SparseVector,
     StoredPoint,
     VectorQuery,
+    payload_selector,
 )
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class ServerStore:
                 using=q.vector_name,
                 filter=self._filter(q.filter),
                 limit=q.limit,
-                with_payload=q.with_payload,
+                with_payload=payload_selector(q.with_payload),
             )
             for q in queries
         ]

@@ -176,6 +176,22 @@ def test_points_without_a_vector_are_not_found_through_it(store: VectorStore) ->
     assert len(hits) == 80  # every third point has no clip vector
 
 
+def test_a_search_can_read_only_some_payload_keys(store: VectorStore) -> None:
+    """Fusion reads one field of every candidate (its language): a key selector returns that
+    key alone, False none, True all of it, on both backends."""
+    query = [1.0] * 8
+    (only,) = store.search_batch(
+        COLLECTION, [VectorQuery("text", query, 20, with_payload=("source",))]
+    )
+    assert only
+    assert all(set(h.payload) == {"source"} for h in only)
+    (none,) = store.search_batch(COLLECTION, [VectorQuery("text", query, 20, with_payload=False)])
+    assert all(h.payload == {} for h in none)
+    (full,) = store.search_batch(COLLECTION, [VectorQuery("text", query, 20)])
+    assert all({"source", "text", "tenant"} <= set(h.payload) for h in full)
+    assert [h.id for h in only] == [h.id for h in none] == [h.id for h in full]
+
+
 def test_counts_scroll_retrieve(both: tuple[VectorStore, VectorStore]) -> None:
     for where in [None, Filter(must=(MatchValue("tenant", "acme"),))]:
         counts = {s.backend: s.count(COLLECTION, where) for s in both}
