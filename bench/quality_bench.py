@@ -278,6 +278,24 @@ STAGES = ("sparse", "dense", "+sparse", "+adaptive", "+rerank", "full")
 # scores (max-z) instead of equally: an ablation that ``--stages`` can also name.
 SHAPE = "shape"
 SHAPE_ROW = "full, shape weights"
+# Ablations of fusion's design choices, on the same index (``--stages`` can name each by its
+# key): its row name and the FusionParams it changes.
+ABLATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    # every signal weighted by the shape of its scores (max-z) instead of equally
+    SHAPE: (SHAPE_ROW, {"shape": True}),
+    # dense models outside the query's language voting like the others, instead of not
+    "uncovered": ("full, uncovered=1", {"uncovered": 1.0}),
+    # rerank moving candidates by what its second look adds, instead of toward it
+    "delta": ("full, rerank delta", {"rerank_delta": True}),
+    # the earlier rule: the query's language alone decides which dense models vote, and
+    # every dense model covering it votes (instead of also the candidate's, one per pair)
+    "query-lang": (
+        "full, query language only",
+        {"candidate_languages": False, "specialist": False},
+    ),
+    # every dense model covering both languages votes (instead of the most specific one)
+    "every-dense": ("full, every covering dense model", {"specialist": False}),
+}
 
 
 def stage_configs() -> list[Any]:
@@ -305,7 +323,7 @@ def mmrag_stages(
     stages: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every stage of ``stage_configs`` and the ablations, on one index; ``stages``: only
-    those stages, without the ablations (a whole collection's thousand questions)."""
+    the stages and ``ABLATIONS`` it names (a whole collection's thousand questions)."""
     from eval.runner import RunConfig, eval_settings, index_dataset, run_queries
     from rag.runtime import Runtime
     from rag.search.pipeline import SearchOptions
@@ -324,27 +342,17 @@ def mmrag_stages(
             result = run_queries(dataset, indexed, searcher, config, k=100)
             report = result.to_json(dataset)
             out[config.name] = summary(report["metrics"]["all"], report["per_query"], ids)
+            out[config.name]["p50_ms"] = report["latency"]["p50_ms"]  # per query, embedding too
         full = stage_configs()[-1]
+        for key, (name, changes) in ABLATIONS.items():
+            if stages is not None and key not in stages:
+                continue
+            variant = runtime.searcher(Calibration(), fusion=replace(fusion, **changes))
+            report = run_queries(dataset, indexed, variant, full, k=100).to_json(dataset)
+            out[name] = summary(report["metrics"]["all"], report["per_query"], ids)
+            out[name]["p50_ms"] = report["latency"]["p50_ms"]
         if stages is not None:
-            if SHAPE in stages:
-                shaped = runtime.searcher(Calibration(), fusion=replace(fusion, shape=True))
-                result = run_queries(dataset, indexed, shaped, full, k=100)
-                report = result.to_json(dataset)
-                out[SHAPE_ROW] = summary(report["metrics"]["all"], report["per_query"], ids)
             return out
-        # Ablations of design choices, on the same index: every signal weighted by the shape
-        # of its scores (max-z, instead of equally); dense models outside the query's language
-        # voting like the others (instead of not voting); rerank moving candidates by what its
-        # second look adds (instead of toward it).
-        for name, variant in (
-            (SHAPE_ROW, replace(fusion, shape=True)),
-            ("full, uncovered=1", replace(fusion, uncovered=1.0)),
-            ("full, rerank delta", replace(fusion, rerank_delta=True)),
-        ):
-            result = run_queries(
-                dataset, indexed, runtime.searcher(Calibration(), fusion=variant), full, k=100
-            )
-            out[name] = summary(result.to_json(dataset)["metrics"]["all"])
         # Each signal left out of the full pipeline: what it earns on this collection.
         for name, left_out in (
             ("full, no MiniLM", TEXT_DENSE),
@@ -470,9 +478,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "--stages",
         nargs="+",
         default=None,
-        choices=(*STAGES, SHAPE),
-        help="only these mmrag stages, no other ablations (shape: the full pipeline with "
-        "max-z weights; default: every stage and ablation)",
+        choices=(*STAGES, *ABLATIONS),
+        help="only these mmrag stages and ablations (see ABLATIONS; shape: the full "
+        "pipeline with max-z weights; default: every stage and ablation)",
     )
     parser.add_argument(
         "--whole",
@@ -522,9 +530,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             )
             usem.save()
             row["full_vs_best_plain"] = against_best_plain(row)
-            shaped = row["mmrag"].get(SHAPE_ROW, {}).get("per_query")
-            if shaped is not None:
-                row["full_vs_shape_weights"] = paired(shaped, row["mmrag"]["full"]["per_query"])
+            # the full pipeline against each ablation of the same run, query by query
+            row["full_vs_ablations"] = {
+                name: paired(row["mmrag"][name]["per_query"], row["mmrag"]["full"]["per_query"])
+                for name, _ in ABLATIONS.values()
+                if name in row["mmrag"]
+            }
             row["seconds"] = round(time.perf_counter() - started, 1)
             report["collections"][name] = row
             print(json.dumps({name: _without_per_query(row)}), flush=True)

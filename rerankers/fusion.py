@@ -3,11 +3,14 @@
 A fixed recipe (Qdrant's RRF, or fixed weights) fails when one signal collapses: the bundled
 sentence encoder is English-only, so on other languages its cosines bunch together while
 lexical matching still separates the relevant passage. Fusion therefore adapts per query to
-what each signal can know: a dense model that was not trained on the query's language does
-not vote (``FusionParams.uncovered``), a signal that found nothing does not vote, and every
-other signal votes with the same weight; a candidate's score is the weighted mean of its
-calibrated log-odds over the signals that can score it (a candidate missing from a signal is
-not scored by it). The calibration, not the weight, says how much one signal's score means.
+what each signal can know: a dense model that was not trained on the query's language or
+the candidate's does not vote on that candidate (``FusionParams.uncovered``,
+``candidate_languages``), where two dense text models both cover them only the one trained
+on fewer languages votes (``specialist``: on English, MiniLM and not the multilingual
+encoder), a signal that found nothing does not vote, and every other signal votes with the
+same weight; a candidate's score is the weighted mean of its calibrated log-odds over the
+signals that can score it (a candidate missing from a signal is not scored by it). The
+calibration, not the weight, says how much one signal's score means.
 
 Weighting each signal by the shape of its scores instead (how far its best candidate stands
 out, in standard deviations: a max-z query-performance predictor, ``reliability``) is kept as
@@ -66,6 +69,15 @@ class FusionParams:
     rerank_delta: bool = (
         False  # True is measured in bench.quality_bench ('full, rerank toward' is the ablation)
     )
+    # A dense model votes on a candidate only if it also covers the candidate's language
+    # (payload ``lang``), as rerank already required: the English MiniLM reading a German
+    # passage for an English or undetermined question scores noise. False: the query's
+    # language alone decides (the earlier rule, an ablation).
+    candidate_languages: bool = True
+    # Where several dense text models cover both languages, only the most specific votes
+    # (the one trained on the fewest languages): two encoders reading the same text are one
+    # kind of evidence, and averaging the weaker reading into the stronger dilutes it.
+    specialist: bool = True
 
 
 def reliability(
@@ -105,21 +117,24 @@ class Fused:
 def fuse(
     candidates: Sequence[str],
     scores: Mapping[str, Mapping[str, float]],
-    weights: Mapping[str, float],
+    weights: Mapping[str, float] | Callable[[str], Mapping[str, float]],
     calibrate: Callable[[str, float], float],
 ) -> dict[str, Fused]:
     """Weighted mean of calibrated log-odds per candidate.
 
     ``scores[signal][candidate]`` is the raw score; a candidate missing from a signal is not
     scored by it (its point has no such vector) and the mean runs over the others.
+    ``weights``: one weight per signal for every candidate, or a function giving a
+    candidate's own (which models can read its language).
     """
     out: dict[str, Fused] = {}
     for candidate in candidates:
         total = weight_sum = 0.0
         used: dict[str, float] = {}
+        own = weights(candidate) if callable(weights) else weights
         for signal, by_candidate in scores.items():
             raw = by_candidate.get(candidate)
-            weight = weights.get(signal, 0.0)
+            weight = own.get(signal, 0.0)
             if raw is None or weight <= 0:
                 continue
             logit = calibrate(signal, raw)

@@ -4,6 +4,7 @@ merge across modalities, rerank the top, return typed hits."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from rag.store.collections import (
     MULTI_VECTOR,
     SPARSE_VECTOR,
     TEXT_VECTOR,
+    Field,
     collection_name,
 )
 from rag.types import Modality
@@ -221,17 +223,31 @@ class Searcher:
             return []
         # A second batched call scores the whole union by every signal, so fusion never
         # guesses a score for a candidate that one signal did not happen to return.
+        # The queries of the dense models limited to some languages also read each
+        # candidate's language (the payload's ``lang`` field alone): such a model votes
+        # only on the candidates whose language it covers.
         union = Filter(must=(*where.must, HasId(tuple(by_id))))
+        read_lang = self._reads_candidate_languages(options)
         exact = self.store.search_batch(
             name,
             [
-                VectorQuery(VECTOR_OF_SIGNAL[s], signals[s], len(by_id), union, with_payload=False)
+                VectorQuery(
+                    VECTOR_OF_SIGNAL[s],
+                    signals[s],
+                    len(by_id),
+                    union,
+                    with_payload=(Field.LANG,) if read_lang and self._languages(s) else False,
+                )
                 for s in order
             ],
         )
         scores: dict[str, dict[str, float]] = {}
+        languages: dict[str, str] = {}
         for signal, hits in zip(order, exact, strict=True):
             scores[signal] = {h.id: h.score for h in hits}
+            for h in hits:
+                if Field.LANG in h.payload:
+                    languages[h.id] = str(h.payload[Field.LANG])
         if LEXICAL in scores:
             # no shared term: the lexical score is 0, not unknown
             scores[LEXICAL] = {cid: scores[LEXICAL].get(cid, 0.0) for cid in by_id}
@@ -260,10 +276,16 @@ class Searcher:
                 candidate.weights, candidate.reliability = weights, reliabilities
                 candidate.fused_logit = 60.0 * fused_rrf.get(cid, 0.0) - 2.0
             return list(by_id.values())
-        fused = fuse(list(by_id), scores, weights, calibrate)
+        own_weights = {
+            cid: self._candidate_weights(
+                weights, languages.get(cid, UNDETERMINED), query.coverage_lang, options
+            )
+            for cid in by_id
+        }
+        fused = fuse(list(by_id), scores, own_weights.__getitem__, calibrate)
         for cid, result in fused.items():
             candidate = by_id[cid]
-            candidate.weights, candidate.reliability = weights, reliabilities
+            candidate.weights, candidate.reliability = own_weights[cid], reliabilities
             candidate.calibrated = {
                 s: round(sigmoid(v), 6) for s, v in result.contributions.items()
             }
@@ -304,6 +326,44 @@ class Searcher:
             # Only uncovered models found anything: their order is still better than none.
             return {signal: round(value, 4) for signal, value in by_shape.items()}
         return weights
+
+    def _reads_candidate_languages(self, options: SearchOptions) -> bool:
+        """Whether fusion needs each candidate's language: adaptive fusion with a dense
+        model that does not cover every language."""
+        return (
+            options.fusion == "adaptive"
+            and (self.fusion_params.candidate_languages or self.fusion_params.specialist)
+            and any(self._languages(s) for s in (TEXT_DENSE, MULTI_DENSE))
+        )
+
+    def _candidate_weights(
+        self, weights: Mapping[str, float], lang: str, query_lang: str, options: SearchOptions
+    ) -> dict[str, float]:
+        """One candidate's weights: the query's, where a dense model that does not cover the
+        candidate's language (``lang``, from its payload) gets the uncovered factor, and,
+        of the dense text models still voting, only the most specific one votes
+        (``FusionParams.specialist``). A candidate no signal can read keeps the query's
+        weights (an order by models outside its language is better than none)."""
+        if options.fusion != "adaptive":
+            return dict(weights)
+        params = self.fusion_params
+        own = dict(weights)
+        if params.candidate_languages:
+            for signal, value in weights.items():
+                if value > 0 and not covers(self._languages(signal), lang):
+                    own[signal] = round(value * params.uncovered, 4)
+        if params.specialist:
+            dense = [s for s in (TEXT_DENSE, MULTI_DENSE) if own.get(s, 0.0) > 0]
+            breadth = {s: len(self._languages(s)) or math.inf for s in dense}
+            specific = self._languages(min(dense, key=breadth.__getitem__)) if dense else ()
+            if len(dense) > 1 and covers(specific, lang) and covers(specific, query_lang):
+                narrowest = min(breadth.values())
+                for signal in dense:
+                    if breadth[signal] > narrowest:
+                        own[signal] = 0.0
+        if max(own.values(), default=0.0) <= 0:
+            return dict(weights)
+        return own
 
     def _languages(self, signal: str) -> tuple[str, ...]:
         """Languages the signal's model covers; () = every language."""

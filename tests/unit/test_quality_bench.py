@@ -104,6 +104,23 @@ def test_stage_names_are_the_stage_configs() -> None:
     assert tuple(c.name for c in stage_configs()) == STAGES
 
 
+def test_every_ablation_changes_real_fusion_params_and_none_is_the_default() -> None:
+    """Each ablation row is the full pipeline with FusionParams changed: a misspelt field
+    would fail the run after an hour of indexing, and a change equal to the default would
+    measure nothing."""
+    from dataclasses import replace
+
+    from bench.quality_bench import ABLATIONS, STAGES
+    from rerankers.fusion import FusionParams
+
+    default = FusionParams()
+    names = [name for name, _ in ABLATIONS.values()]
+    assert len(set(names)) == len(names)
+    assert not set(ABLATIONS) & set(STAGES)
+    for _, changes in ABLATIONS.values():
+        assert replace(default, **changes) != default
+
+
 def test_stages_must_include_the_full_pipeline() -> None:
     from bench.quality_bench import main
 

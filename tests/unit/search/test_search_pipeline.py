@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -401,6 +402,49 @@ def test_passages_in_a_language_the_text_model_lacks_keep_their_fused_order(
     assert "rerank_text" in english.explain["rerank_trust"]
 
 
+def test_a_dense_model_votes_only_on_candidates_in_its_languages(
+    settings: Settings, store: VectorStore, tmp_path: Path
+) -> None:
+    """Fusion reads each candidate's language, as rerank does: the English MiniLM does not
+    vote on a German passage (the multilingual model does); on an English passage both
+    cover, and only the more specific model, MiniLM, votes (``FusionParams.specialist``).
+    A candidate's fused score is the mean over the signals that voted on it."""
+    from rerankers.fusion import FusionParams, sigmoid
+
+    models = fake_registry(settings)
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "docs" / "zug.txt").write_text(
+        "Der rote Zug kommt jede Stunde am Bahnhof an, und die Uhr am Markt schlägt Mittag."
+    )
+    Indexer(settings, models, store).index_paths([corpus])
+    request = SearchRequest(
+        text="the red train arrives at the station", k=10, rerank_depth=0, explain=True
+    )
+
+    def by_lang(params: FusionParams) -> dict[str, dict[str, Any]]:
+        s = Searcher(settings, models, store, Calibration(), fusion_params=params)
+        hits = s.search(request, tenant="default").results
+        return {str(h.lang): h.explain for h in hits if h.modality == "text" and h.explain}
+
+    default = by_lang(FusionParams())
+    german, english = default["de"], default["en"]
+    assert german["weights"]["text"] == 0.0
+    assert german["weights"]["text_multi"] == 1.0
+    assert english["weights"]["text"] == 1.0
+    assert english["weights"]["text_multi"] == 0.0
+    for explain in (german, english):
+        voted = {s for s, w in explain["weights"].items() if w > 0}
+        assert set(explain["calibrated"]) == voted
+        logits = [math.log(p / (1 - p)) for p in explain["calibrated"].values()]
+        assert explain["fused"] == pytest.approx(sigmoid(sum(logits) / len(logits)), abs=1e-4)
+
+    every = by_lang(FusionParams(specialist=False))
+    assert every["en"]["weights"]["text"] == every["en"]["weights"]["text_multi"] == 1.0
+    assert every["de"]["weights"]["text"] == 0.0
+    earlier = by_lang(FusionParams(candidate_languages=False, specialist=False))
+    assert earlier["de"]["weights"]["text"] == 1.0  # the query's language alone decided
+
+
 def test_rereading_the_same_text_moves_nothing(searcher: Searcher) -> None:
     """A rerank score that is the first stage's own score of the same text adds no evidence:
     the candidate keeps its fused score (rerank_delta)."""
@@ -515,12 +559,14 @@ def test_every_signal_that_found_something_votes_equally_unless_shape_weights(
         hits = s.search(request, tenant="default").results
         return [h.explain for h in hits if h.modality == "text" and h.explain]
 
-    equal = text_hits(FusionParams())
+    # every covering dense model voting (the default lets only the most specific one vote
+    # on an English passage: test_a_dense_model_votes_only_on_candidates_in_its_languages)
+    equal = text_hits(FusionParams(specialist=False))
     assert equal
     signals = set(equal[0]["weights"])
     assert {"text", "text_multi", "bm25"} <= signals
     assert equal[0]["weights"] == dict.fromkeys(signals, 1.0)
-    shaped = text_hits(FusionParams(shape=True))
+    shaped = text_hits(FusionParams(shape=True, specialist=False))
     weights = shaped[0]["weights"]
     assert set(weights) == signals
     for signal, weight in weights.items():
@@ -565,8 +611,10 @@ class _CountingStore:
         return getattr(self.inner, name)
 
     def search_batch(self, name: str, queries: list[VectorQuery]) -> list[list[ScoredPoint]]:
+        # a search reads no payload but, for fusion, a candidate's language
+        assert all(q.with_payload in (False, ("lang",)) for q in queries)
         out = self.inner.search_batch(name, queries)
-        self.payloads += sum(1 for hits in out for h in hits if h.payload)
+        self.payloads += sum(1 for hits in out for h in hits if set(h.payload) - {"lang"})
         return out
 
     def retrieve(self, name: str, ids: list[str], **kwargs: bool) -> list[StoredPoint]:
@@ -582,7 +630,7 @@ def test_payloads_are_read_only_for_what_a_response_can_show_or_rerank(
     wrapped = Searcher(searcher.settings, searcher.models, counting, Calibration())  # type: ignore[arg-type]
     request = SearchRequest(text="horses gallop on the beach", k=2, rerank_depth=depth)
     response = wrapped.search(request, tenant="default")
-    assert counting.payloads == 0  # no search returns payloads
+    assert counting.payloads == 0  # no search returns payloads (a candidate's lang only)
     assert counting.read_ids <= max(depth, 2)
     assert response.results[0].source_name == "horses.md"
     for hit in response.results:  # each hit shows its own stored payload
