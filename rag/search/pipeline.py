@@ -223,11 +223,16 @@ class Searcher:
             return []
         # A second batched call scores the whole union by every signal, so fusion never
         # guesses a score for a candidate that one signal did not happen to return.
-        # The queries of the dense models limited to some languages also read each
+        # The query of the first dense model limited to some languages also reads each
         # candidate's language (the payload's ``lang`` field alone): such a model votes
-        # only on the candidates whose language it covers.
+        # only on the candidates whose language it covers. One reading is enough: the text
+        # models embed the same text, so their vectors sit on the same points.
         union = Filter(must=(*where.must, HasId(tuple(by_id))))
-        read_lang = self._reads_candidate_languages(options)
+        lang_from = (
+            next((s for s in order if self._languages(s)), None)
+            if self._reads_candidate_languages(options)
+            else None
+        )
         exact = self.store.search_batch(
             name,
             [
@@ -236,7 +241,7 @@ class Searcher:
                     signals[s],
                     len(by_id),
                     union,
-                    with_payload=(Field.LANG,) if read_lang and self._languages(s) else False,
+                    with_payload=(Field.LANG,) if s == lang_from else False,
                 )
                 for s in order
             ],
@@ -276,12 +281,12 @@ class Searcher:
                 candidate.weights, candidate.reliability = weights, reliabilities
                 candidate.fused_logit = 60.0 * fused_rrf.get(cid, 0.0) - 2.0
             return list(by_id.values())
-        own_weights = {
-            cid: self._candidate_weights(
-                weights, languages.get(cid, UNDETERMINED), query.coverage_lang, options
-            )
-            for cid in by_id
+        # a candidate's weights depend only on its language: worked out once per language
+        by_lang = {
+            lang: self._candidate_weights(weights, lang, query.coverage_lang, options)
+            for lang in {*languages.values(), UNDETERMINED}
         }
+        own_weights = {cid: by_lang[languages.get(cid, UNDETERMINED)] for cid in by_id}
         fused = fuse(list(by_id), scores, own_weights.__getitem__, calibrate)
         for cid, result in fused.items():
             candidate = by_id[cid]
